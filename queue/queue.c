@@ -251,9 +251,14 @@ int vq_queue_flush(struct vq_queue *q)
 void vq_queue_disable_notify(struct vq_queue *q)
 {
 	q->notify_enabled = false;
-	/* With event idx a stale avail_event already stops kicks: the driver
-	 * only kicks when crossing it, and we no longer move it forward. */
-	if (!q->event_idx && !q->broken)
+	if (q->broken)
+		return;
+	/* With event idx the driver kicks only when crossing avail_event; one
+	 * just behind what we consumed is crossed again only after 2^16 more
+	 * chains, and pop stops moving it while kicks are off. */
+	if (q->event_idx)
+		vq_store16(q->avail_event, (uint16_t)(q->last_avail - 1));
+	else
 		vq_store16(&q->used->flags, VQ_USED_F_NO_NOTIFY);
 }
 

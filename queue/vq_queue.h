@@ -106,7 +106,9 @@ struct vq_queue {
 
 /*
  * Set up @q from negotiated values.  The rings are not cleared: the driver
- * initialised them, and a resumed queue keeps its used index.
+ * initialised them, and a resumed queue keeps its used index.  Suppression
+ * state (used->flags, avail_event) is left as found too, so a resumed device
+ * calls vq_queue_enable_notify() before its first wait for a kick.
  * Returns 0, -EINVAL for a bad size or misaligned ring address, -EFAULT if a
  * ring is not contiguous driver memory, -EOPNOTSUPP for a packed ring.
  */
@@ -125,7 +127,9 @@ void vq_queue_destroy(struct vq_queue *q);
  *              not a multiple of 16, or above 32768 entries
  *   -ELOOP     a loop: more direct descriptors than the queue size, or more
  *              indirect ones than the table holds
- *   -EFAULT    a buffer or indirect table outside driver memory
+ *   -EFAULT    a buffer or indirect table outside driver memory, or an
+ *              indirect table that is not one contiguous, 8-byte aligned
+ *              host range (split across memory regions)
  *   -EOVERFLOW an address range that wraps, or more than 4 GiB in one direction
  *   -ENOBUFS   more segments than @c's storage holds
  */

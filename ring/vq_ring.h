@@ -186,7 +186,8 @@ static inline void vq_mb(void)
  * size, host pointer}.  Every range the driver names is checked against it:
  * a range that wraps 2^64 is -EOVERFLOW, a range not wholly inside driver
  * memory is -EFAULT.  A range that crosses from one region into an adjacent
- * one is legal and becomes one segment per region.
+ * one is legal and becomes one segment per region (merged into one when the
+ * two regions happen to be adjacent in host memory as well).
  *
  * A transport with its own idea of memory (an IOMMU, a VMM's memory map)
  * supplies a translator instead of regions.
