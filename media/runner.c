@@ -10,7 +10,6 @@
 #define DEFAULT_MAX_BUFFERS 1024
 #define DEFAULT_BACKLOG 256
 #define DEFAULT_USERMEM_LIMIT (256ull << 20)
-#define EVT_IOV 16
 
 static uint32_t round_pow2(uint32_t v)
 {
@@ -44,12 +43,11 @@ int vmedia_device_init(struct vmedia_device *dev, const struct vmedia_device_con
 
 	dev->sessions = calloc(dev->nslots, sizeof(*dev->sessions));
 	dev->cmd_iov = calloc(dev->cmd_iov_cap, sizeof(*dev->cmd_iov));
-	dev->evt_iov = calloc(EVT_IOV, sizeof(*dev->evt_iov));
 	dev->ctrl_scratch = calloc(VMEDIA_MAX_CTRLS, sizeof(*dev->ctrl_scratch));
 	dev->ctrl_mem_scratch = calloc(VMEDIA_MAX_CTRLS, sizeof(*dev->ctrl_mem_scratch));
 	dev->ctrl_ptr_scratch = calloc(VMEDIA_MAX_CTRLS, sizeof(*dev->ctrl_ptr_scratch));
 	int r = -ENOMEM;
-	if (!dev->sessions || !dev->cmd_iov || !dev->evt_iov || !dev->ctrl_scratch ||
+	if (!dev->sessions || !dev->cmd_iov || !dev->ctrl_scratch ||
 	    !dev->ctrl_mem_scratch || !dev->ctrl_ptr_scratch)
 		goto fail;
 	r = vmedia_mmap_init(dev, cfg->max_buffers ? cfg->max_buffers : DEFAULT_MAX_BUFFERS);
@@ -82,7 +80,6 @@ void vmedia_device_destroy(struct vmedia_device *dev)
 	vmedia_mmap_destroy(dev);
 	free(dev->sessions);
 	free(dev->cmd_iov);
-	free(dev->evt_iov);
 	free(dev->ctrl_scratch);
 	free(dev->ctrl_mem_scratch);
 	free(dev->ctrl_ptr_scratch);

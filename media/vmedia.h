@@ -42,7 +42,7 @@ struct vmedia_session {
 	uint32_t id;
 	bool in_use;
 	uint32_t error;             /* ERROR event sent or pending: the id stays taken */
-	bool error_owed;            /* an event was dropped: ERROR(EOVERFLOW) still to send */
+	bool error_owed;            /* ERROR(error) found the backlog full: sent when room appears */
 	void *priv;                 /* the device's per-session state, from ops->open */
 	struct vmedia_device *dev;
 };
@@ -211,7 +211,8 @@ struct vmedia_device_ops {
  */
 struct vmedia_shm_ops {
 	/* Make [offset, offset+len) visible to the driver, writable if @rw
-	 * (called again with rw=true to upgrade).  Returns 0 or -errno. */
+	 * (called again with rw=true to upgrade); @len is page-rounded.
+	 * Returns 0 or -errno. */
 	int (*map)(void *opaque, uint64_t offset, uint64_t len, bool rw);
 	/* The driver no longer maps the range. */
 	void (*unmap)(void *opaque, uint64_t offset, uint64_t len);
@@ -228,7 +229,8 @@ struct vmedia_shm {
 /* A memfd of @size bytes (sparse) as backing, ops NULL.  Returns 0 or -errno. */
 int vmedia_shm_init_memfd(struct vmedia_shm *shm, uint64_t size);
 /* Adopt an existing file (e.g. the one an application opened) as backing,
- * growing it to @size.  Returns 0 or -errno. */
+ * growing it to @size.  On success @shm owns @fd (destroy closes it); on
+ * failure the caller keeps it.  Returns 0 or -errno. */
 int vmedia_shm_init_fd(struct vmedia_shm *shm, int fd, uint64_t size);
 void vmedia_shm_destroy(struct vmedia_shm *shm);
 
@@ -249,7 +251,9 @@ int vmedia_mmap_free(struct vmedia_device *dev, uint32_t offset);
  * eventq buffer, else into a bounded backlog, in order.  When the backlog is
  * full the event is dropped, -ENOBUFS is returned, stats.events_dropped
  * counts it, and the session gets an ERROR event (EOVERFLOW) as soon as room
- * appears, since its buffer accounting can no longer be trusted. */
+ * appears, since its buffer accounting can no longer be trusted.  ERROR
+ * events are never dropped: one that finds the backlog full waits for room,
+ * ahead of newer events.  Only a session's first error is sent. */
 
 /* DQBUF: @b as the guest should see it (pointer fields are zeroed on the wire). */
 int vmedia_send_dqbuf(struct vmedia_session *s, const struct vmedia_buffer *b);
@@ -305,7 +309,7 @@ struct vmedia_device {
 	uint32_t backlog_cap, backlog_head, backlog_len;
 	uint64_t usermem_limit, usermem_used;
 	/* per-command scratch, sized once at init */
-	struct iovec *cmd_iov, *evt_iov;
+	struct iovec *cmd_iov;
 	uint32_t cmd_iov_cap;
 	struct v4l2_ext_control *ctrl_scratch;
 	struct vmedia_usermem **ctrl_mem_scratch;
