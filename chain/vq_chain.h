@@ -51,6 +51,16 @@ size_t vq_cursor_copy_in(struct vq_cursor *cur, const void *src, size_t len);
 size_t vq_cursor_skip(struct vq_cursor *cur, size_t len);
 int vq_cursor_iov(const struct vq_cursor *cur, struct iovec *out, unsigned max, size_t len);
 
+/* Step past a segment the last copy finished, so the next copy of a
+ * header-then-payload pair stays on the inline path. */
+static inline void vq_cursor_settle(struct vq_cursor *c)
+{
+	if (c->off == c->iov->iov_len && c->iov + 1 != c->end) {
+		c->iov++;
+		c->off = 0;
+	}
+}
+
 /* Bytes left to read / room left to write. */
 static inline size_t vq_reader_remaining(const struct vq_reader *r) { return r->cur.remaining; }
 static inline size_t vq_writer_remaining(const struct vq_writer *w) { return w->cur.remaining; }
@@ -75,6 +85,7 @@ static inline size_t vq_reader_read(struct vq_reader *r, void *dst, size_t len)
 		memcpy(dst, (const char *)c->iov->iov_base + c->off, len);
 		c->off += len;
 		c->remaining -= len;
+		vq_cursor_settle(c);
 		return len;
 	}
 	return vq_cursor_copy_out(c, dst, len);
@@ -97,6 +108,7 @@ static inline size_t vq_writer_write(struct vq_writer *w, const void *src, size_
 		memcpy((char *)c->iov->iov_base + c->off, src, len);
 		c->off += len;
 		c->remaining -= len;
+		vq_cursor_settle(c);
 		return len;
 	}
 	return vq_cursor_copy_in(c, src, len);
