@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install every Debian (bookworm) package the project needs to build, test,
+# fuzz and benchmark.  This is the single list; .ci/run calls it.
+set -eu
+
+# libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang only
+# recommends it, so --no-install-recommends would leave it out.  llvm provides
+# llvm-symbolizer for readable sanitizer stacks.  gcc brings its own ASan and
+# UBSan runtimes but only recommends libc6-dev.
+packages="
+	meson ninja-build pkg-config git
+	gcc libc6-dev
+	clang libclang-rt-14-dev llvm
+	libcriterion-dev
+	liburing-dev
+"
+
+as_root=
+if [ "$(id -u)" -ne 0 ]; then
+	as_root=sudo
+fi
+$as_root apt-get update
+# shellcheck disable=SC2086  # $packages is meant to split into words
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages
