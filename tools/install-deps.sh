@@ -6,13 +6,17 @@ set -eu
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang only
 # recommends it, so --no-install-recommends would leave it out.  llvm provides
 # llvm-symbolizer for readable sanitizer stacks.  gcc brings its own ASan and
-# UBSan runtimes but only recommends libc6-dev.
+# UBSan runtimes but only recommends libc6-dev.  v4l-utils brings
+# v4l2-compliance, libv4l-dev the libv4l2 plugin API; libswscale and libpng
+# turn captured frames into Y4M and PNG files.
 packages="
 	meson ninja-build pkg-config git
 	gcc libc6-dev
 	clang libclang-rt-14-dev llvm
 	libcriterion-dev
 	liburing-dev
+	v4l-utils libv4l-dev
+	libswscale-dev libavutil-dev libpng-dev
 "
 
 as_root=

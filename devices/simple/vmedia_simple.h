@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devices/simple — a virtual camera on the virtio-media device API.
+ *
+ * Single-planar VIDEO_CAPTURE with YUYV, NV12, YU12 and RGB3 at 320x240,
+ * 640x480 and 1280x720, 1/30 and 1/60 s frame intervals; one input; colour
+ * bars with a moving element and the frame number drawn in, correct in every
+ * format; brightness / contrast / saturation / hue controls that visibly
+ * change the picture, with V4L2_EVENT_CTRL; MMAP and USERPTR buffers.
+ * Several sessions may be open at once; the one that allocates buffers owns
+ * streaming until it frees them or closes (others get EBUSY).
+ *
+ * It never blocks and never sleeps.  Frames are produced in one of two ways:
+ *  - benchmark mode: a queued buffer of a streaming session is filled and
+ *    returned at once (as fast as buffers come in);
+ *  - real-time mode: vmedia_simple_tick() fills one buffer per call; the
+ *    caller calls it every frame interval (an event-loop timer, or a sleep
+ *    in a simple tool).  vmedia_simple_next_deadline() says when.
+ */
+#ifndef VMEDIA_SIMPLE_H
+#define VMEDIA_SIMPLE_H
+
+#include "vmedia.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmedia_simple_config {
+	bool benchmark;        /* fill buffers as soon as they are queued */
+	const char *card;      /* config space card name; NULL: "vqmedia simple camera" */
+};
+
+struct vmedia_simple; /* opaque device state */
+
+/* The device's ops table: pass it with the state from vmedia_simple_new()
+ * as vmedia_device_config.ops / .priv. */
+extern const struct vmedia_device_ops vmedia_simple_ops;
+
+/* Create / free the device state.  Returns NULL on allocation failure. */
+struct vmedia_simple *vmedia_simple_new(const struct vmedia_simple_config *cfg);
+void vmedia_simple_free(struct vmedia_simple *sd);
+
+/* The config space the transport exposes (device_caps, device_type, card). */
+struct vmedia_config_space vmedia_simple_config_space(const struct vmedia_simple *sd);
+
+/*
+ * Real-time mode: if a session is streaming and has a queued buffer, fill it
+ * with the next frame and return it (a DQBUF event).  @now_ns is
+ * CLOCK_MONOTONIC; frames are timestamped with it.  Returns 1 if a frame
+ * was produced, 0 if not (not streaming, or no buffer queued).
+ */
+int vmedia_simple_tick(struct vmedia_simple *sd, uint64_t now_ns);
+
+/* CLOCK_MONOTONIC time of the next frame, or 0 when not streaming. */
+uint64_t vmedia_simple_next_deadline(const struct vmedia_simple *sd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMEDIA_SIMPLE_H */
