@@ -176,7 +176,14 @@ static inline void vq_store16(uint16_t *p, uint16_t v)
  */
 static inline void vq_mb(void)
 {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	/* A locked add to the stack orders like mfence for ordinary memory at
+	 * a fraction of its cost (what Linux's smp_mb() does); clang lowers
+	 * the C11 fence to mfence, which doubled the cost of a notifying flush. */
+	__asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc");
+#else
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
