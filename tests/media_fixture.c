@@ -183,7 +183,9 @@ void media_pair_init(struct media_pair *p, const struct media_pair_opts *o)
 		.event_bufs = o->event_bufs,
 		.shm = o->no_shm ? NULL : p->shm.host,
 		.shm_size = o->no_shm ? 0 : p->shm.size,
-		.config = { .device_caps = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING },
+		.config = o->config.device_caps ? o->config
+			: (struct vmedia_config_space){ .device_caps = V4L2_CAP_VIDEO_CAPTURE |
+									V4L2_CAP_STREAMING },
 		.transport = { .process_commands = run_commands, .process_eventq = run_eventq,
 			       .opaque = p },
 	};
@@ -205,6 +207,7 @@ void media_pair_init(struct media_pair *p, const struct media_pair_opts *o)
 		.max_buffers = o->max_buffers,
 		.event_backlog = o->event_backlog,
 		.usermem_limit = o->usermem_limit,
+		.config = gc.config,
 	};
 	cr_assert_eq(vmedia_device_init(&p->dev, &dc), 0);
 	/* The driver posted its event buffers before the device existed. */

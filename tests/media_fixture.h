@@ -52,6 +52,8 @@ struct media_pair_opts {
 	uint32_t event_bufs;                 /* guest eventq buffers; 0: 16 */
 	bool no_shm;
 	struct vmedia_guest_shape shape;
+	/* What QUERYCAP reports; device_caps 0: VIDEO_CAPTURE | STREAMING. */
+	struct vmedia_config_space config;
 };
 
 /* Set up and tear down; asserts (criterion) on failure. */

@@ -5,10 +5,12 @@
  * Single-planar VIDEO_CAPTURE with YUYV, NV12, YU12 and RGB3 at 320x240,
  * 640x480 and 1280x720, 1/30 and 1/60 s frame intervals; one input; colour
  * bars with a moving element and the frame number drawn in, correct in every
- * format; brightness / contrast / saturation / hue controls that visibly
- * change the picture, with V4L2_EVENT_CTRL; MMAP and USERPTR buffers.
- * Several sessions may be open at once; the one that allocates buffers owns
- * streaming until it frees them or closes (others get EBUSY).
+ * format; brightness / contrast / saturation / hue controls and a colour
+ * effects menu that visibly change the picture, with V4L2_EVENT_CTRL; MMAP
+ * and USERPTR buffers.  Format, controls and the buffer queue belong to the
+ * device, shared by every session, as with a V4L2 node; the session that
+ * allocates buffers owns the queue until it frees them or closes (others get
+ * EBUSY).  Errors are those of a vb2 / v4l2-ctrls driver.
  *
  * It never blocks and never sleeps.  Frames are produced in one of two ways:
  *  - benchmark mode: a queued buffer of a streaming session is filled and
@@ -37,7 +39,10 @@ struct vmedia_simple; /* opaque device state */
  * as vmedia_device_config.ops / .priv. */
 extern const struct vmedia_device_ops vmedia_simple_ops;
 
-/* Create / free the device state.  Returns NULL on allocation failure. */
+/* Create / free the device state.  @cfg may be NULL (real-time mode, the
+ * default card name); the card string is copied.  Returns NULL on
+ * allocation failure.  Free only after vmedia_device_destroy() of the
+ * runner using it (that closes its sessions through ops->close). */
 struct vmedia_simple *vmedia_simple_new(const struct vmedia_simple_config *cfg);
 void vmedia_simple_free(struct vmedia_simple *sd);
 
@@ -45,14 +50,19 @@ void vmedia_simple_free(struct vmedia_simple *sd);
 struct vmedia_config_space vmedia_simple_config_space(const struct vmedia_simple *sd);
 
 /*
- * Real-time mode: if a session is streaming and has a queued buffer, fill it
- * with the next frame and return it (a DQBUF event).  @now_ns is
- * CLOCK_MONOTONIC; frames are timestamped with it.  Returns 1 if a frame
- * was produced, 0 if not (not streaming, or no buffer queued).
+ * Real-time mode: if the queue is streaming, has a queued buffer and the
+ * next frame is due (@now_ns >= vmedia_simple_next_deadline()), fill the
+ * oldest queued buffer with the next frame and return it (a DQBUF event).
+ * @now_ns is CLOCK_MONOTONIC; the frame is timestamped with it.  The next
+ * frame is then due one interval after this deadline, or one interval after
+ * @now_ns if the caller fell behind (no burst of late frames).  Returns 1 if
+ * a frame was produced, 0 if not (not streaming, no buffer queued, too
+ * early).  In benchmark mode there is nothing to do and it returns 0.
  */
 int vmedia_simple_tick(struct vmedia_simple *sd, uint64_t now_ns);
 
-/* CLOCK_MONOTONIC time of the next frame, or 0 when not streaming. */
+/* CLOCK_MONOTONIC time the next frame is due (STREAMON makes the first due
+ * at once), or 0 when not streaming. */
 uint64_t vmedia_simple_next_deadline(const struct vmedia_simple *sd);
 
 #ifdef __cplusplus

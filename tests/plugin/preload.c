@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The same guest driver (gdrv.h) without libv4l2 in the way: an LD_PRELOAD
+ * shim that interposes ioctl, read, write, close and epoll_ctl, so a
+ * program that calls them directly (v4l2-compliance without -w) talks to
+ * our device as it would to a kernel driver.  libv4l2 1.22 changes what a
+ * program sees (it refuses USERPTR on capture queues, drops a STREAMOFF it
+ * did not see a STREAMON for, fakes read() and adds emulated formats), so
+ * this route is the one that judges the device itself.
+ *
+ * An fd is claimed at its first ioctl.  mmap and munmap go through the
+ * guest driver (MMAP / MUNMAP commands, then the shared memory), so the
+ * device judges the offsets as it would in a VM.  poll and select ask the
+ * driver's poll (so POLLPRI means an event, and a real-time device's frame
+ * is waited for); epoll cannot watch a regular file at all, so a claimed fd
+ * is watched through an eventfd that is always readable and writable, the
+ * plain file's "always ready" (DQBUF then says EAGAIN until a frame is due).
+ *
+ * The guest driver itself calls close, mmap and munmap (its shared memory,
+ * its backing file): `inside` sends those straight to the kernel, and keeps
+ * gdrv's lock from being taken twice.
+ */
+/* Define mmap and mmap64 both, not mmap twice under its 64-bit alias. */
+#undef _FILE_OFFSET_BITS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gdrv.h"
+
+#define MAX_FDS 4096
+
+struct claimed {
+	struct gdrv_fd *f;
+	int pollfd; /* eventfd standing in for the file in epoll sets */
+};
+
+static struct claimed fds[MAX_FDS];
+static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int inside;
+
+static struct claimed *lookup(int fd)
+{
+	return fd >= 0 && fd < MAX_FDS && fds[fd].f ? &fds[fd] : NULL;
+}
+
+/* Only regular files can be ours: check that before anything costlier. */
+static struct claimed *claim(int fd)
+{
+	struct claimed *c = lookup(fd);
+	if (c || fd < 0 || fd >= MAX_FDS)
+		return c;
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	inside++;
+	struct gdrv_fd *f = gdrv_claim(fd);
+	inside--;
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&fds_lock);
+	fds[fd].f = f;
+	fds[fd].pollfd = -1;
+	pthread_mutex_unlock(&fds_lock);
+	return &fds[fd];
+}
+
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	va_start(ap, request);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct claimed *c = inside ? NULL : claim(fd);
+	if (!c)
+		return (int)syscall(SYS_ioctl, fd, request, arg);
+	inside++;
+	int r = gdrv_ioctl(c->f, request, arg);
+	inside--;
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+/* No V4L2_CAP_READWRITE: a driver without read/write ops answers EINVAL. */
+ssize_t read(int fd, void *buf, size_t n)
+{
+	if (lookup(fd)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return syscall(SYS_read, fd, buf, n);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (lookup(fd)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return syscall(SYS_write, fd, buf, n);
+}
+
+int close(int fd)
+{
+	struct claimed *c = inside ? NULL : lookup(fd);
+	if (c) {
+		pthread_mutex_lock(&fds_lock);
+		struct gdrv_fd *f = c->f;
+		int pfd = c->pollfd;
+		c->f = NULL;
+		c->pollfd = -1;
+		pthread_mutex_unlock(&fds_lock);
+		inside++;
+		gdrv_release(f);
+		inside--;
+		if (pfd >= 0)
+			syscall(SYS_close, pfd);
+	}
+	return (int)syscall(SYS_close, fd);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct claimed *c = lookup(fd);
+	if (c) {
+		pthread_mutex_lock(&fds_lock);
+		if (c->pollfd < 0) {
+			c->pollfd = eventfd(1, EFD_CLOEXEC); /* readable; writable while < max */
+		}
+		fd = c->pollfd;
+		pthread_mutex_unlock(&fds_lock);
+	}
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+}
+
+/* ---- mmap ---- */
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct claimed *c = inside ? NULL : lookup(fd);
+	if (!c)
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	void *p;
+	inside++;
+	int r = gdrv_mmap(c->f, addr, len, prot, flags, off, &p);
+	inside--;
+	if (r) {
+		errno = -r;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+int munmap(void *addr, size_t len)
+{
+	if (!inside) {
+		inside++;
+		int ours = gdrv_munmap(addr, len);
+		inside--;
+		if (ours)
+			return 0;
+	}
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+/* ---- poll / select ---- */
+
+/* Ask claimed fds, then the kernel for the rest (claimed ones hidden as
+ * -1, which poll ignores) with at most @step_ms of waiting. */
+static int poll_once(struct pollfd *p, nfds_t n, int step_ms, uint64_t *next_ns)
+{
+	int ready = 0;
+	int saved[64];
+	nfds_t hidden = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		struct claimed *c = lookup(p[i].fd);
+		if (!c || hidden == 64)
+			continue;
+		uint64_t next;
+		inside++;
+		short rev = gdrv_poll(c->f, p[i].events, &next);
+		inside--;
+		if (next < *next_ns)
+			*next_ns = next;
+		/* POLLERR/HUP/NVAL are reported whether asked for or not. */
+		rev &= (short)(p[i].events | POLLERR | POLLHUP | POLLNVAL);
+		saved[hidden++] = p[i].fd;
+		p[i].fd = -1;
+		p[i].revents = rev;
+		if (rev)
+			ready++;
+	}
+	int wait = ready ? 0 : step_ms;
+	struct pollfd tmp[64];
+	nfds_t k = 0;
+	for (nfds_t i = 0; i < n && k < 64; i++)
+		if (p[i].fd >= 0)
+			tmp[k++] = p[i];
+	int r = k ? (int)syscall(SYS_poll, tmp, k, wait) : 0;
+	if (!k && wait > 0) {
+		struct timespec ts = { wait / 1000, (long)(wait % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	k = 0;
+	nfds_t h = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		if (p[i].fd >= 0 && k < 64)
+			p[i].revents = tmp[k++].revents;
+		else if (p[i].fd < 0 && h < hidden)
+			p[i].fd = saved[h++];
+	}
+	return r < 0 ? r : ready + r;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool any_claimed(const struct pollfd *p, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (lookup(p[i].fd))
+			return true;
+	return false;
+}
+
+int poll(struct pollfd *p, nfds_t n, int timeout)
+{
+	if (inside || n > 64 || !any_claimed(p, n))
+		return (int)syscall(SYS_poll, p, n, timeout);
+	uint64_t end = timeout < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout;
+	for (;;) {
+		uint64_t next = 2000000;
+		uint64_t now = mono_ms();
+		int left = end == UINT64_MAX ? 2 : (int)(end > now ? end - now : 0);
+		int step = left < 2 ? left : 2;
+		int r = poll_once(p, n, step, &next);
+		if (r != 0 || mono_ms() >= end)
+			return r;
+	}
+}
+
+/* select() on top of poll(), with select's mapping of poll bits. */
+int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	bool ours = false;
+	for (int fd = 0; fd < nfds && fd < MAX_FDS && !ours; fd++)
+		ours = lookup(fd) && ((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) ||
+				      (ex && FD_ISSET(fd, ex)));
+	if (inside || !ours || nfds > FD_SETSIZE)
+		return (int)syscall(SYS_select, nfds, rd, wr, ex, tv);
+	struct pollfd p[64];
+	nfds_t n = 0;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+		if (rd && FD_ISSET(fd, rd))
+			ev |= POLLIN | POLLRDNORM;
+		if (wr && FD_ISSET(fd, wr))
+			ev |= POLLOUT | POLLWRNORM;
+		if (ex && FD_ISSET(fd, ex))
+			ev |= POLLPRI;
+		if (!ev)
+			continue;
+		if (n == 64) {
+			errno = EINVAL;
+			return -1;
+		}
+		p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	int timeout = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
+	int r = poll(p, n, timeout);
+	if (r < 0)
+		return r;
+	if (rd)
+		FD_ZERO(rd);
+	if (wr)
+		FD_ZERO(wr);
+	if (ex)
+		FD_ZERO(ex);
+	int count = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		short rev = p[i].revents;
+		if (rd && (p[i].events & POLLIN) && (rev & (POLLIN | POLLRDNORM | POLLHUP | POLLERR))) {
+			FD_SET(p[i].fd, rd);
+			count++;
+		}
+		if (wr && (p[i].events & POLLOUT) && (rev & (POLLOUT | POLLWRNORM | POLLERR))) {
+			FD_SET(p[i].fd, wr);
+			count++;
+		}
+		if (ex && (p[i].events & POLLPRI) && (rev & POLLPRI)) {
+			FD_SET(p[i].fd, ex);
+			count++;
+		}
+	}
+	return count;
+}

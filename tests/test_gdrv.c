@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The userspace guest driver behind the libv4l2 plugin and the LD_PRELOAD
+ * shim (tests/plugin/gdrv.h), called directly: which files it claims, the
+ * V4L2-core parts it adds (unknown ioctl numbers, NULL arguments,
+ * priorities, DQBUF that waits), and the simple camera through it in real
+ * time, with buffers mapped from the file itself.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/videodev2.h>
+
+#include "gdrv.h"
+
+static char DIR_[64];
+static char PATH_[128];
+
+static int open_file(const char *name)
+{
+	snprintf(PATH_, sizeof(PATH_), "%s/%s", DIR_, name);
+	int fd = open(PATH_, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+static void setup(void)
+{
+	strcpy(DIR_, "/tmp/vqgdrv.XXXXXX");
+	cr_assert_not_null(mkdtemp(DIR_));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", DIR_);
+	cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(gdrv, .init = setup, .fini = teardown, .timeout = 30);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- claiming ---- */
+
+Test(gdrv, claims_only_vqmedia_files_naming_a_known_device)
+{
+	int a = open_file("cam.simple.vqmedia"), b = open_file("simple.vqmedia");
+	int c = open_file("video0.txt"), d = open_file("x.nosuch.vqmedia");
+	struct gdrv_fd *fa = gdrv_claim(a), *fb = gdrv_claim(b);
+	cr_expect_not_null(fa);
+	cr_expect_not_null(fb);
+	cr_expect_null(gdrv_claim(c));
+	cr_expect_null(gdrv_claim(d));
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_expect_null(gdrv_claim(p[0]), "not a regular file");
+	gdrv_release(fa);
+	gdrv_release(fb);
+	struct stat st;
+	cr_assert_eq(fstat(a, &st), 0);
+	cr_expect_geq(st.st_size, 1 << 20, "the file became the MMAP backing");
+}
+
+Test(gdrv, the_core_answers_unknown_numbers_null_args_and_querycap)
+{
+	struct gdrv_fd *f = gdrv_claim(open_file("v.simple.vqmedia"));
+	cr_assert_not_null(f);
+	char junk[3];
+	cr_expect_eq(gdrv_ioctl(f, _IOWR('V', 0, char[3]), junk), -ENOTTY, "QUERYCAP nr, wrong size");
+	cr_expect_eq(gdrv_ioctl(f, _IOR('X', 1, int), junk), -ENOTTY);
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_G_FMT, NULL), -EFAULT);
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_LOG_STATUS, NULL), -ENOTTY, "the device has none");
+	struct v4l2_capability cap;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_QUERYCAP, &cap), 0);
+	cr_expect_str_eq((const char *)cap.card, "vqmedia simple camera");
+	cr_expect(cap.device_caps & V4L2_CAP_VIDEO_CAPTURE);
+	/* The upper half of the number is ignored, as the kernel does. */
+	struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_G_FMT | 0xffffffff00000000ul, &fmt), 0);
+	cr_expect_eq(fmt.fmt.pix.width, 640);
+	gdrv_release(f);
+}
+
+Test(gdrv, fds_of_one_file_share_a_device_and_its_priorities)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("p.simple.vqmedia"));
+	struct gdrv_fd *b = gdrv_claim(open(PATH_, O_RDWR));
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	uint32_t prio = 0;
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_G_PRIORITY, &prio), 0);
+	cr_expect_eq(prio, V4L2_PRIORITY_DEFAULT);
+	prio = V4L2_PRIORITY_RECORD;
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_PRIORITY, &prio), 0);
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_G_PRIORITY, &prio), 0);
+	cr_expect_eq(prio, V4L2_PRIORITY_RECORD);
+	struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_NV12;
+	fmt.fmt.pix.width = 320;
+	fmt.fmt.pix.height = 240;
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_S_FMT, &fmt), -EBUSY, "below the highest priority");
+	prio = V4L2_PRIORITY_INTERACTIVE;
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_S_PRIORITY, &prio), -EBUSY);
+	prio = 7;
+	cr_expect_eq(gdrv_ioctl(a, VIDIOC_S_PRIORITY, &prio), -EINVAL);
+	cr_expect_eq(gdrv_ioctl(a, VIDIOC_S_FMT, &fmt), 0);
+	struct v4l2_format g = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_G_FMT, &g), 0);
+	cr_expect_eq(g.fmt.pix.pixelformat, V4L2_PIX_FMT_NV12, "one device behind both");
+	gdrv_release(a);
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_G_PRIORITY, &prio), 0);
+	cr_expect_eq(prio, V4L2_PRIORITY_DEFAULT, "the RECORD fd is gone");
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_S_FMT, &fmt), 0);
+	gdrv_release(b);
+}
+
+/* ---- streaming in real time ---- */
+
+struct cam {
+	int fd;
+	struct gdrv_fd *f;
+	void *map[2];
+	uint32_t len;
+};
+
+static void start(struct cam *c, const char *name)
+{
+	c->fd = open_file(name);
+	c->f = gdrv_claim(c->fd);
+	cr_assert_not_null(c->f);
+	struct v4l2_requestbuffers rb = { .count = 2, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(gdrv_ioctl(c->f, VIDIOC_REQBUFS, &rb), 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct v4l2_buffer b = { .index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					 .memory = V4L2_MEMORY_MMAP };
+		cr_assert_eq(gdrv_ioctl(c->f, VIDIOC_QUERYBUF, &b), 0);
+		cr_assert_eq(gdrv_mmap(c->f, NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED,
+				       b.m.offset, &c->map[i]), 0);
+		c->len = b.length;
+		cr_assert_eq(gdrv_ioctl(c->f, VIDIOC_QBUF, &b), 0);
+	}
+	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	cr_assert_eq(gdrv_ioctl(c->f, VIDIOC_STREAMON, &type), 0);
+}
+
+static int dq(struct cam *c, struct v4l2_buffer *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	b->memory = V4L2_MEMORY_MMAP;
+	return gdrv_ioctl(c->f, VIDIOC_DQBUF, b);
+}
+
+Test(gdrv, blocking_dqbuf_waits_for_each_frame_at_the_frame_rate)
+{
+	struct cam c;
+	start(&c, "rt.simple.vqmedia");
+	uint64_t t0 = now_ms();
+	struct v4l2_buffer b;
+	for (uint32_t k = 0; k < 7; k++) {
+		cr_assert_eq(dq(&c, &b), 0);
+		cr_expect_eq(b.sequence, k);
+		/* The frame is in the mapping of the file: the white bar. */
+		cr_expect_eq(((uint8_t *)c.map[b.index])[2 * 4 * 640], 235);
+		cr_assert_eq(gdrv_ioctl(c.f, VIDIOC_QBUF, &b), 0);
+	}
+	/* A lower bound only: a slow machine cannot fail it, a device that
+	 * does not pace its frames does. */
+	uint64_t ms = now_ms() - t0;
+	cr_expect_geq(ms, 6 * 1000 / 30 - 5, "7 frames at 30/s take 6 intervals (%lu ms)",
+		      (unsigned long)ms);
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(gdrv_munmap(c.map[i], c.len), 1);
+	gdrv_release(c.f);
+}
+
+Test(gdrv, nonblocking_dqbuf_and_poll)
+{
+	struct cam c;
+	start(&c, "nb.simple.vqmedia");
+	struct v4l2_buffer b;
+	cr_assert_eq(dq(&c, &b), 0, "the first frame is due at STREAMON");
+	cr_assert_eq(fcntl(c.fd, F_SETFL, O_NONBLOCK), 0);
+	cr_expect_eq(dq(&c, &b), -EAGAIN, "the next one is 1/30 s away");
+	uint64_t t0 = now_ms();
+	short rev = 0;
+	while (!(rev & POLLIN) && now_ms() - t0 < 1000)
+		rev = gdrv_poll(c.f, POLLIN, NULL);
+	cr_expect(rev & POLLIN);
+	cr_expect_eq(dq(&c, &b), 0);
+	cr_expect_eq(gdrv_munmap(&c, 1), 0, "not a mapping of ours");
+	gdrv_release(c.f);
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(gdrv_munmap(c.map[i], c.len), 1, "mappings outlive the fd");
+}
+
+Test(gdrv, dqbuf_without_streaming_is_einval_not_a_hang)
+{
+	struct gdrv_fd *f = gdrv_claim(open_file("ns.simple.vqmedia"));
+	struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP };
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_DQBUF, &b), -EINVAL);
+	gdrv_release(f);
+}
+
+Test(gdrv, mmap_of_an_offset_that_is_no_buffer_fails)
+{
+	struct gdrv_fd *f = gdrv_claim(open_file("mm.simple.vqmedia"));
+	void *p;
+	cr_expect_eq(gdrv_mmap(f, NULL, 4096, PROT_READ, MAP_SHARED, 0, &p), -EINVAL);
+	cr_expect_eq(gdrv_mmap(f, NULL, 4096, PROT_READ, MAP_SHARED, -1, &p), -EINVAL);
+	gdrv_release(f);
+}
+
+Test(gdrv, userptr_to_nowhere_is_efault)
+{
+	struct gdrv_fd *f = gdrv_claim(open_file("up.simple.vqmedia"));
+	struct v4l2_requestbuffers rb = { .count = 1, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_USERPTR };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_REQBUFS, &rb), 0);
+	struct v4l2_buffer b = { .index = 0, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				 .memory = V4L2_MEMORY_USERPTR, .length = 640 * 480 * 2 };
+	b.m.userptr = 0x0eadb000;
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_QBUF, &b), -EFAULT);
+	uint8_t *mem = malloc(640 * 480 * 2);
+	b.m.userptr = (unsigned long)mem;
+	cr_expect_eq(gdrv_ioctl(f, VIDIOC_PREPARE_BUF, &b), 0);
+	struct v4l2_buffer q = { .index = 0, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				 .memory = V4L2_MEMORY_USERPTR };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_QUERYBUF, &q), 0);
+	cr_expect_eq(q.m.userptr, (unsigned long)mem, "QUERYBUF reports the prepared pointer");
+	gdrv_release(f);
+	free(mem);
+}
+
+Test(gdrv, a_control_event_makes_poll_report_pollpri)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("ev.simple.vqmedia"));
+	struct gdrv_fd *b = gdrv_claim(open(PATH_, O_RDWR));
+	struct v4l2_event_subscription s = { .type = V4L2_EVENT_CTRL, .id = V4L2_CID_HUE };
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_SUBSCRIBE_EVENT, &s), 0);
+	cr_expect_eq(gdrv_poll(b, POLLPRI, NULL) & POLLPRI, 0);
+	struct v4l2_control c = { .id = V4L2_CID_HUE, .value = 90 };
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &c), 0);
+	cr_expect(gdrv_poll(b, POLLPRI, NULL) & POLLPRI);
+	struct v4l2_event ev;
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_DQEVENT, &ev), 0);
+	cr_expect_eq(ev.u.ctrl.value, 90);
+	gdrv_release(a);
+	gdrv_release(b);
+}
