@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/uio.h>
 #include <linux/version.h>
 
 #include "vmedia_guest.h"
@@ -47,6 +49,10 @@ struct gbuf {
 	/* USERPTR memory of the last QBUF / PREPARE_BUF, for the copy-back:
 	 * mapping index + 1 per plane, 0 for none. */
 	uint32_t umap[VIDEO_MAX_PLANES];
+	/* The user pointer and length per plane ([0] single-planar) of the
+	 * last successful USERPTR QBUF / PREPARE_BUF: vb2 answers QUERYBUF
+	 * with them, whatever pointer the caller passes. */
+	struct { unsigned long ptr; uint32_t len; } user[VIDEO_MAX_PLANES];
 };
 
 struct gqueue {
@@ -434,6 +440,57 @@ static void add_sg_list(struct vmedia_guest *g, struct gb *b, const struct piece
 	b->sg_used += n;
 }
 
+/*
+ * Can this process read [p, p+len)?  One byte per page through
+ * process_vm_readv on ourselves, which says EFAULT where a memcpy would
+ * fault: what get_user_pages tells the driver.  Where the call is not
+ * allowed (seccomp, a kernel without cross-memory attach) there is no
+ * telling: assume yes, as the model did before it looked.
+ */
+static bool user_readable(uintptr_t p, size_t len)
+{
+	enum { BATCH = 256 };
+	uint8_t sink[BATCH];
+	struct iovec local = { sink, 0 }, remote[BATCH];
+	uintptr_t end = p + len;
+	if (end < p)
+		return false;
+	while (p < end) {
+		unsigned n = 0;
+		for (; n < BATCH && p < end; n++) {
+			remote[n] = (struct iovec){ (void *)p, 1 };
+			p = (p | (PAGE - 1)) + 1;
+		}
+		local.iov_len = n;
+		ssize_t r = process_vm_readv(getpid(), &local, 1, remote, n, 0);
+		if (r < 0 && errno != EFAULT)
+			return true;
+		if (r != (ssize_t)n)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Write @n bytes at @src into user memory @dst as the device's DMA into the
+ * pinned pages would: through process_vm_writev, so a page the user
+ * unmapped (or made read-only) since QBUF ends the copy instead of the
+ * process.  Without the call (see user_readable), a plain copy.  Returns
+ * false when the user memory is gone.
+ */
+static bool user_write(uintptr_t dst, const void *src, size_t n)
+{
+	struct iovec local = { (void *)(uintptr_t)src, n }, remote = { (void *)dst, n };
+	ssize_t r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	if (r == (ssize_t)n)
+		return true;
+	if (r < 0 && errno != EFAULT) {
+		memcpy((void *)dst, src, n);
+		return true;
+	}
+	return false;
+}
+
 /* The guest copy of USERPTR memory [uptr, uptr+len): reused for the same
  * pointer, length and shape, else created.  Returns its index or -errno. */
 static int umap_get(struct vmedia_guest *g, uintptr_t uptr, uint32_t len, uint32_t max_entries)
@@ -488,6 +545,10 @@ static uint32_t add_userptr(struct vmedia_guest *g, struct gb *b, uintptr_t uptr
 		b->err = -EINVAL; /* vb2_create_framevec fails; the driver says EINVAL */
 		return 0;
 	}
+	if (!user_readable(uptr, len)) {
+		b->err = -EFAULT; /* get_user_pages finds no pages there */
+		return 0;
+	}
 	int mi = umap_get(g, uptr, len, (uint32_t)(SG_MAX_ENTRIES - b->sg_used));
 	if (mi < 0) {
 		b->err = mi;
@@ -513,7 +574,21 @@ static void umap_copy_back(struct vmedia_guest *g, uint32_t mi1)
 	struct vmedia_guest_umap *m = &g->umaps[mi1 - 1];
 	size_t off = 0;
 	for (uint32_t i = 0; i < m->n; i++) {
-		vq_fake_read_mem(&g->cmdq, m->gpa[i], (uint8_t *)m->uptr + off, m->plen[i]);
+		const void *host = vq_fake_host(&g->cmdq, m->gpa[i], m->plen[i]);
+		if (host) {
+			if (!user_write(m->uptr + off, host, m->plen[i]))
+				return;
+		} else {
+			/* The piece straddles two regions: bounce it. */
+			uint8_t bounce[1024];
+			for (uint32_t o = 0; o < m->plen[i]; o += (uint32_t)sizeof(bounce)) {
+				uint32_t k = m->plen[i] - o < sizeof(bounce) ? m->plen[i] - o
+									   : (uint32_t)sizeof(bounce);
+				vq_fake_read_mem(&g->cmdq, m->gpa[i] + o, bounce, k);
+				if (!user_write(m->uptr + off + o, bounce, k))
+					return;
+			}
+		}
 		off += m->plen[i];
 	}
 }
@@ -812,6 +887,20 @@ static bool checks(const struct vmedia_guest *g)
 	return !(g->flags & VMEDIA_GUEST_F_NO_CHECKS);
 }
 
+/*
+ * Before STREAMON, STREAMOFF and REQBUFS (the last two clear the queue):
+ * the driver's interrupt handler has long taken every event the device sent
+ * before the application could send the command, so a DQBUF event sent
+ * earlier is pending now and goes with the clear, instead of being read
+ * afterwards and taken for a buffer of the next stream.
+ * Returns 0, or -EIO if an ERROR event closed the session.
+ */
+static int drain_before_clear(struct vmedia_guest *g, struct vmedia_guest_session *s)
+{
+	vmedia_guest_poll_events(g);
+	return s->state == S_OPEN ? 0 : -EIO;
+}
+
 static int reqbufs(struct vmedia_guest *g, struct vmedia_guest_session *s, unsigned long request,
 		   struct v4l2_requestbuffers *rb)
 {
@@ -821,7 +910,10 @@ static int reqbufs(struct vmedia_guest *g, struct vmedia_guest_session *s, unsig
 		if (rb->memory == V4L2_MEMORY_USERPTR && !g->allow_userptr)
 			return -EINVAL;
 	}
-	int r = send_plain(g, s, request, rb, _IOC_READ | _IOC_WRITE);
+	int r = drain_before_clear(g, s);
+	if (r)
+		return r;
+	r = send_plain(g, s, request, rb, _IOC_READ | _IOC_WRITE);
 	if (r)
 		return r;
 	struct gqueue *q = queue_of(s, rb->type);
@@ -865,7 +957,10 @@ static int stream(struct vmedia_guest *g, struct vmedia_guest_session *s, unsign
 {
 	if (checks(g) && (uint32_t)*type >= VMEDIA_GUEST_NUM_QUEUES)
 		return -EINVAL;
-	int r = send_plain(g, s, request, type, _IOC_DIR(request));
+	int r = drain_before_clear(g, s);
+	if (r)
+		return r;
+	r = send_plain(g, s, request, type, _IOC_DIR(request));
 	if (r)
 		return r;
 	struct gqueue *q = queue_of(s, (uint32_t)*type);
@@ -953,6 +1048,27 @@ static int unsubscribe(struct vmedia_guest *g, struct vmedia_guest_session *s,
 /* ------------------------------------------------------------------------ */
 /* IOCTL: v4l2_buffer. */
 
+/* Put the recorded user pointer and length of plane @i of @gb into the
+ * answer (@b, or the caller's @planes if @mp); without a pointer on
+ * record, the pointer is 0 and the length the device's. */
+static void report_user(const struct gbuf *gb, bool mp, struct v4l2_buffer *b,
+			struct v4l2_plane *planes, uint32_t nplanes, uint32_t i)
+{
+	unsigned long ptr = gb->user[i].ptr;
+	uint32_t len = gb->user[i].len;
+	if (!mp) {
+		if (i)
+			return;
+		b->m.userptr = ptr;
+		if (ptr)
+			b->length = len;
+	} else if (i < nplanes && i < b->length) {
+		planes[i].m.userptr = ptr;
+		if (ptr)
+			planes[i].length = len;
+	}
+}
+
 static int buffer_ioctl(struct vmedia_guest *g, struct vmedia_guest_session *s,
 			unsigned long request, struct v4l2_buffer *b)
 {
@@ -977,6 +1093,9 @@ static int buffer_ioctl(struct vmedia_guest *g, struct vmedia_guest_session *s,
 			return -EINVAL;
 	}
 	uint32_t old_flags = 0;
+	/* QBUF of a prepared buffer: a plane sent without user memory keeps
+	 * the prepared memory (vb2 does not look at it again). */
+	bool prepared = is_q && gbuf && (gbuf->b.flags & V4L2_BUF_FLAG_PREPARED);
 	if (gbuf) {
 		/* Keep m for DQBUF time, unless QBUF follows a PREPARE_BUF. */
 		if (is_prep || !(gbuf->b.flags & V4L2_BUF_FLAG_PREPARED)) {
@@ -1004,6 +1123,15 @@ static int buffer_ioctl(struct vmedia_guest *g, struct vmedia_guest_session *s,
 			for (uint32_t i = 0; i < nplanes; i++)
 				if (wp[i].m.userptr == 0)
 					wp[i].length = 0;
+	}
+	/* The user memory as sent, per plane ([0] single-planar). */
+	bool user = wb.memory == V4L2_MEMORY_USERPTR;
+	uint32_t nuser = user ? (mp ? nplanes : 1) : 0;
+	unsigned long sent_ptr[VIDEO_MAX_PLANES] = { 0 };
+	uint32_t sent_len[VIDEO_MAX_PLANES] = { 0 };
+	for (uint32_t i = 0; i < nuser; i++) {
+		sent_ptr[i] = mp ? wp[i].m.userptr : wb.m.userptr;
+		sent_len[i] = mp ? wp[i].length : wb.length;
 	}
 	uint32_t nuuid = wb.memory == V4L2_MEMORY_DMABUF ? (mp ? nplanes : 1) : 0;
 	if (nuuid)
@@ -1060,16 +1188,30 @@ static int buffer_ioctl(struct vmedia_guest *g, struct vmedia_guest_session *s,
 		memcpy(g->uuids, g->a_uuid.host, nuuid * VMEDIA_UUID_SIZE);
 
 	if (gbuf) {
-		memcpy(gbuf->umap, umap, sizeof(umap));
+		for (uint32_t i = 0; i < VIDEO_MAX_PLANES; i++) {
+			if (prepared && i < nuser && !sent_ptr[i]) {
+				/* The prepared memory stays, and is what QBUF reports. */
+				report_user(gbuf, mp, b, planes, nplanes, i);
+				continue;
+			}
+			gbuf->umap[i] = umap[i];
+			gbuf->user[i].ptr = i < nuser ? sent_ptr[i] : 0;
+			gbuf->user[i].len = i < nuser ? sent_len[i] : 0;
+		}
 		if (is_q)
 			q->queued++;
 		else
 			gbuf->b.flags = V4L2_BUF_FLAG_PREPARED;
 	} else if (request == VIDIOC_QUERYBUF) {
-		if (q && b->index < q->allocated)
-			b->flags |= q->bufs[b->index].b.flags & V4L2_BUF_FLAG_DONE;
-		else if (checks(g))
-			return -EINVAL; /* the driver checks after the device said yes */
+		if (!q || b->index >= q->allocated)
+			return checks(g) ? -EINVAL : 0; /* the driver checks after the device said yes */
+		struct gbuf *qb = &q->bufs[b->index];
+		b->flags |= qb->b.flags & V4L2_BUF_FLAG_DONE;
+		/* vb2 reports the pointer and length it holds, not the
+		 * caller's (which the device echoes). */
+		if (b->memory == V4L2_MEMORY_USERPTR)
+			for (uint32_t i = 0; i < (mp ? nplanes : 1); i++)
+				report_user(qb, mp, b, planes, nplanes, i);
 	}
 	return 0;
 }
@@ -1185,6 +1327,50 @@ static int querycap(struct vmedia_guest *g, struct v4l2_capability *cap)
 	return 0;
 }
 
+/*
+ * video_ioctl2 knows one request per number (v4l2_ioctls[], indexed by
+ * _IOC_NR) and matches it whole: the same number with another size,
+ * direction or type is ENOTTY, and never reaches the driver.
+ */
+#define K(r) [_IOC_NR(r)] = (r)
+static const unsigned long vidioc_by_nr[] = {
+	K(VIDIOC_QUERYCAP), K(VIDIOC_ENUM_FMT), K(VIDIOC_G_FMT), K(VIDIOC_S_FMT),
+	K(VIDIOC_REQBUFS), K(VIDIOC_QUERYBUF), K(VIDIOC_G_FBUF), K(VIDIOC_S_FBUF),
+	K(VIDIOC_OVERLAY), K(VIDIOC_QBUF), K(VIDIOC_EXPBUF), K(VIDIOC_DQBUF),
+	K(VIDIOC_STREAMON), K(VIDIOC_STREAMOFF), K(VIDIOC_G_PARM), K(VIDIOC_S_PARM),
+	K(VIDIOC_G_STD), K(VIDIOC_S_STD), K(VIDIOC_ENUMSTD), K(VIDIOC_ENUMINPUT),
+	K(VIDIOC_G_CTRL), K(VIDIOC_S_CTRL), K(VIDIOC_G_TUNER), K(VIDIOC_S_TUNER),
+	K(VIDIOC_G_AUDIO), K(VIDIOC_S_AUDIO), K(VIDIOC_QUERYCTRL), K(VIDIOC_QUERYMENU),
+	K(VIDIOC_G_INPUT), K(VIDIOC_S_INPUT), K(VIDIOC_G_EDID), K(VIDIOC_S_EDID),
+	K(VIDIOC_G_OUTPUT), K(VIDIOC_S_OUTPUT), K(VIDIOC_ENUMOUTPUT), K(VIDIOC_G_AUDOUT),
+	K(VIDIOC_S_AUDOUT), K(VIDIOC_G_MODULATOR), K(VIDIOC_S_MODULATOR),
+	K(VIDIOC_G_FREQUENCY), K(VIDIOC_S_FREQUENCY), K(VIDIOC_CROPCAP), K(VIDIOC_G_CROP),
+	K(VIDIOC_S_CROP), K(VIDIOC_G_JPEGCOMP), K(VIDIOC_S_JPEGCOMP), K(VIDIOC_QUERYSTD),
+	K(VIDIOC_TRY_FMT), K(VIDIOC_ENUMAUDIO), K(VIDIOC_ENUMAUDOUT), K(VIDIOC_G_PRIORITY),
+	K(VIDIOC_S_PRIORITY), K(VIDIOC_G_SLICED_VBI_CAP), K(VIDIOC_LOG_STATUS),
+	K(VIDIOC_G_EXT_CTRLS), K(VIDIOC_S_EXT_CTRLS), K(VIDIOC_TRY_EXT_CTRLS),
+	K(VIDIOC_ENUM_FRAMESIZES), K(VIDIOC_ENUM_FRAMEINTERVALS), K(VIDIOC_G_ENC_INDEX),
+	K(VIDIOC_ENCODER_CMD), K(VIDIOC_TRY_ENCODER_CMD), K(VIDIOC_DBG_S_REGISTER),
+	K(VIDIOC_DBG_G_REGISTER), K(VIDIOC_S_HW_FREQ_SEEK), K(VIDIOC_S_DV_TIMINGS),
+	K(VIDIOC_G_DV_TIMINGS), K(VIDIOC_DQEVENT), K(VIDIOC_SUBSCRIBE_EVENT),
+	K(VIDIOC_UNSUBSCRIBE_EVENT), K(VIDIOC_CREATE_BUFS), K(VIDIOC_PREPARE_BUF),
+	K(VIDIOC_G_SELECTION), K(VIDIOC_S_SELECTION), K(VIDIOC_DECODER_CMD),
+	K(VIDIOC_TRY_DECODER_CMD), K(VIDIOC_ENUM_DV_TIMINGS), K(VIDIOC_QUERY_DV_TIMINGS),
+	K(VIDIOC_DV_TIMINGS_CAP), K(VIDIOC_ENUM_FREQ_BANDS), K(VIDIOC_DBG_G_CHIP_INFO),
+	K(VIDIOC_QUERY_EXT_CTRL),
+#ifdef VIDIOC_REMOVE_BUFS
+	K(VIDIOC_REMOVE_BUFS),
+#endif
+};
+#undef K
+
+bool vmedia_guest_known_ioctl(unsigned long request)
+{
+	request = (unsigned int)request;
+	unsigned nr = _IOC_NR(request);
+	return nr < sizeof(vidioc_by_nr) / sizeof(vidioc_by_nr[0]) && vidioc_by_nr[nr] == request;
+}
+
 int vmedia_guest_ioctl(struct vmedia_guest *g, uint32_t session_id, unsigned long request,
 		       void *arg)
 {
@@ -1193,7 +1379,10 @@ int vmedia_guest_ioctl(struct vmedia_guest *g, uint32_t session_id, unsigned lon
 		return -EBADF;
 	if (s->state != S_OPEN)
 		return -EIO;
-	if (_IOC_TYPE(request) != 'V')
+	/* The syscall's request is an unsigned int: the upper half of a
+	 * sign-extended number is not looked at. */
+	request = (unsigned int)request;
+	if (!vmedia_guest_known_ioctl(request))
 		return -ENOTTY;
 	if (_IOC_SIZE(request) && !arg)
 		return -EFAULT;

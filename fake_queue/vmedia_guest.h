@@ -44,6 +44,19 @@
  * memory when its DQBUF event arrives, as if the device had written the
  * user's pages; ext-control memory is copied back when the command
  * completes.  The user memory must stay valid until then, as in V4L2.
+ * USERPTR memory this process cannot read is EFAULT (get_user_pages), and
+ * is looked at before anything is sent; the copy-back goes through
+ * process_vm_writev, so user memory gone by then is skipped, not a crash.
+ * QUERYBUF of a USERPTR buffer reports the pointer and length of its last
+ * QBUF / PREPARE_BUF, as vb2 does, and so does a QBUF without a pointer of
+ * a prepared buffer (which keeps the prepared memory).
+ *
+ * The V4L2 core's whole-number match is modelled: a 'V' request that is not
+ * exactly the VIDIOC_* number of its _IOC_NR (another size or direction) is
+ * ENOTTY.  The eventq is drained before STREAMON, STREAMOFF and REQBUFS, as
+ * the driver's interrupt handler would have been before the application
+ * could send them, so a DQBUF event sent before the command is dropped by
+ * the queue clear and never reappears in the next stream.
  *
  * Responses: status s != 0 gives -s (s above 4095, which no errno is, gives
  * -EPROTO); a response shorter than the header, or on success shorter than
@@ -248,15 +261,25 @@ int vmedia_guest_close(struct vmedia_guest *g, uint32_t session_id);
  * ioctl(fd, request, arg) with the full VIDIOC_* number.  QUERYCAP is
  * answered from the config space; DQBUF and DQEVENT go to
  * vmedia_guest_dqbuf() / vmedia_guest_dqevent(); everything else becomes an
- * IOCTL command.  Returns 0 or -errno: -EBADF unknown session, -EIO the
- * session was closed after an ERROR event, -ENOTTY not a 'V' ioctl, -EFAULT
- * NULL arg, -EINVAL what the driver or core refuses (see
+ * IOCTL command.  @request is taken as the syscall's unsigned int.
+ * Returns 0 or -errno: -EBADF unknown session, -EIO the session was closed
+ * after an ERROR event, -ENOTTY not a known VIDIOC_* number, -EFAULT NULL
+ * arg or unreadable USERPTR memory, -EINVAL what the driver or core refuses (see
  * VMEDIA_GUEST_F_NO_CHECKS), -ENOMEM no room for SG lists or user memory,
  * -ENOSPC too many descriptors or the device returned more planes /
  * controls than the caller has, or the device's answer as above.
  */
 int vmedia_guest_ioctl(struct vmedia_guest *g, uint32_t session_id, unsigned long request,
 		       void *arg);
+
+/*
+ * The V4L2 core's first check (video_ioctl2): is @request (as an unsigned
+ * int) exactly the VIDIOC_* number of its _IOC_NR?  vmedia_guest_ioctl()
+ * answers -ENOTTY, before anything else it looks at, when it is not; this
+ * is for a caller that answers some ioctls itself and must keep that order
+ * (ENOTTY for an unknown number even with a NULL arg).
+ */
+bool vmedia_guest_known_ioctl(unsigned long request);
 
 /*
  * Non-blocking VIDIOC_DQBUF, emulated from DQBUF events (polls the eventq

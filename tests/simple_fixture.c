@@ -25,17 +25,6 @@ void simple_pair_destroy(struct simple_pair *sp)
 	vmedia_simple_free(sp->sd);
 }
 
-/*
- * The Linux driver handles an event when its interrupt comes, so a DQBUF
- * event sent before STREAMOFF is pending before STREAMOFF clears the queue.
- * The model only reads the eventq when polled: drain it first, or the
- * stale event would be taken for one of the next stream's buffers.
- */
-static void drain_events(struct simple_pair *sp)
-{
-	vmedia_guest_poll_events(&sp->p.g);
-}
-
 uint32_t sp_open(struct simple_pair *sp)
 {
 	uint32_t id;
@@ -61,7 +50,6 @@ struct v4l2_pix_format sp_set_fmt(struct simple_pair *sp, uint32_t id, uint32_t 
 
 int sp_reqbufs(struct simple_pair *sp, uint32_t id, uint32_t memory, uint32_t *count)
 {
-	drain_events(sp);
 	struct v4l2_requestbuffers rb = { .count = *count,
 					  .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
 					  .memory = memory };
@@ -106,7 +94,6 @@ int sp_streamon(struct simple_pair *sp, uint32_t id)
 
 int sp_streamoff(struct simple_pair *sp, uint32_t id)
 {
-	drain_events(sp);
 	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	return sp_ioctl(sp, id, VIDIOC_STREAMOFF, &type);
 }

@@ -83,6 +83,7 @@ Test(gdrv, the_core_answers_unknown_numbers_null_args_and_querycap)
 	char junk[3];
 	cr_expect_eq(gdrv_ioctl(f, _IOWR('V', 0, char[3]), junk), -ENOTTY, "QUERYCAP nr, wrong size");
 	cr_expect_eq(gdrv_ioctl(f, _IOR('X', 1, int), junk), -ENOTTY);
+	cr_expect_eq(gdrv_ioctl(f, _IOWR('V', 0, char[3]), NULL), -ENOTTY, "ENOTTY before EFAULT");
 	cr_expect_eq(gdrv_ioctl(f, VIDIOC_G_FMT, NULL), -EFAULT);
 	cr_expect_eq(gdrv_ioctl(f, VIDIOC_LOG_STATUS, NULL), -ENOTTY, "the device has none");
 	struct v4l2_capability cap;

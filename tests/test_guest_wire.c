@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vq_chain.h"
 #include "vmedia_guest.h"
@@ -1616,5 +1617,270 @@ Test(guest_threads, waits_for_a_device_on_another_thread)
 	cr_assert_eq(r2, 0);
 	cr_assert_eq(f.fmt.pix.width, 1920);
 	cr_assert_eq(d->g.stats.timeouts, 0);
+	dev_free(d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The driver's view, not the wire's: what the kernel around the driver does
+ * (interrupts taken at once, pinned user pages, vb2's buffer records, the
+ * core's ioctl-number match). */
+
+/* A DQBUF event the device sent before STREAMOFF / REQBUFS was taken by the
+ * interrupt handler before the command: the queue clear drops it. */
+Test(guest_model, events_before_streamoff_or_reqbufs_are_not_read_late)
+{
+	struct dev *d = dev_new();
+	uint32_t id = dev_open(d);
+	const uint32_t t = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_buffer out = { .type = t };
+	int type = (int)t;
+
+	queue_mmap_bufs(d, id, t, 2);
+	struct v4l2_buffer b0 = { .index = 0, .type = t, .bytesused = 1 };
+	ev_dqbuf(d, id, &b0, NULL, 0);
+	cr_assert_eq(d->g.stats.events, 0, "nobody has looked at the eventq yet");
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_STREAMOFF, &type), 0);
+	cr_assert_eq(d->g.stats.events, 1, "STREAMOFF took the event first");
+	cr_assert_eq(vmedia_guest_pending_dqbufs(&d->g, id, t), 0, "and dropped it");
+	/* The next stream: the old event must not come back as buffer 0. */
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_STREAMON, &type), 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct v4l2_buffer q = { .index = i, .type = t, .memory = V4L2_MEMORY_MMAP };
+		cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &q), 0);
+	}
+	cr_assert_eq(vmedia_guest_dqbuf(&d->g, id, &out), -EAGAIN);
+
+	/* The same before REQBUFS: the event must not hit the new buffers. */
+	struct v4l2_buffer b1 = { .index = 1, .type = t, .bytesused = 1 };
+	ev_dqbuf(d, id, &b1, NULL, 0);
+	reqbufs(d, id, t, V4L2_MEMORY_MMAP, 2);
+	cr_assert_eq(d->g.stats.events, 2);
+	cr_assert_eq(vmedia_guest_poll_events(&d->g), 0);
+	cr_assert_eq(vmedia_guest_pending_dqbufs(&d->g, id, t), 0);
+	cr_assert_eq(vmedia_guest_dqbuf(&d->g, id, &out), -EAGAIN);
+	cr_assert_eq(d->g.stats.unexpected_dqbuf, 0);
+
+	/* An ERROR event taken that way: the command is not sent. */
+	ev_error(d, id, EIO);
+	d->ncmds = 0;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_STREAMON, &type), -EIO);
+	cr_assert_eq(d->ncmds, 1);
+	cr_assert_eq(d->cmds[0], VMEDIA_CMD_CLOSE, "only the driver's CLOSE");
+	dev_free(d);
+}
+
+/* Pages nobody has mapped: [p, p + n pages). */
+static uint8_t *unmapped_pages(size_t n)
+{
+	uint8_t *p = mmap(NULL, n * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(munmap(p, n * 4096), 0);
+	return p;
+}
+
+Test(guest_model, userptr_nobody_can_read_is_efault_before_the_wire)
+{
+	struct dev *d = userptr_dev();
+	uint32_t id = dev_open(d);
+	reqbufs(d, id, V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_MEMORY_USERPTR, 1);
+	unsigned calls = d->calls;
+	/* v4l2-compliance's pointer to nowhere. */
+	struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				 .memory = V4L2_MEMORY_USERPTR, .length = 640 * 480 * 2 };
+	b.m.userptr = 0x0eadb000ul + b.length;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), -EFAULT);
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_PREPARE_BUF, &b), -EFAULT);
+	/* Readable at the start, not at the end. */
+	uint8_t *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(munmap(p + 4096, 4096), 0);
+	b.m.userptr = (unsigned long)(p + 100);
+	b.length = 4096;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), -EFAULT);
+	/* Wrapping around the address space. */
+	b.m.userptr = ~0ul - 10;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), -EFAULT);
+	/* One plane of a multiplanar buffer. */
+	reqbufs(d, id, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_MEMORY_USERPTR, 1);
+	calls = d->calls;
+	static uint8_t good[3000];
+	struct v4l2_plane planes[2] = { { .length = sizeof(good) }, { .length = 5000 } };
+	planes[0].m.userptr = (unsigned long)good;
+	planes[1].m.userptr = (unsigned long)unmapped_pages(2);
+	struct v4l2_buffer m = { .type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
+				 .memory = V4L2_MEMORY_USERPTR, .length = 2 };
+	m.m.planes = planes;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &m), -EFAULT);
+	cr_assert_eq(d->calls, calls, "nothing was sent");
+	cr_assert_eq(d->g.numaps, 1, "a guest copy of the good plane only");
+	/* Good memory still goes. */
+	b.m.userptr = (unsigned long)p;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), 0);
+	cr_assert_eq(munmap(p, 4096), 0);
+	dev_free(d);
+}
+
+Test(guest_model, copy_back_to_user_memory_that_is_gone_is_skipped)
+{
+	struct dev *d = userptr_dev();
+	uint32_t id = dev_open(d);
+	const uint32_t t = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	reqbufs(d, id, t, V4L2_MEMORY_USERPTR, 2);
+	uint8_t *p[2];
+	for (int i = 0; i < 2; i++) {
+		p[i] = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		cr_assert_neq(p[i], MAP_FAILED);
+		struct v4l2_buffer b = { .index = (uint32_t)i, .type = t,
+					 .memory = V4L2_MEMORY_USERPTR, .length = 8192 };
+		b.m.userptr = (unsigned long)p[i];
+		cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), 0);
+		struct vmedia_sg_entry e;
+		memcpy(&e, d->rec.rbytes + 16 + 88, 16);
+		memset(gmem(d, e.start, e.len), 0x42, e.len);
+	}
+	/* Buffer 0's memory is unmapped, buffer 1's read-only, before the
+	 * device is done with them: no crash, the DQBUFs still come. */
+	cr_assert_eq(munmap(p[0], 8192), 0);
+	cr_assert_eq(mprotect(p[1], 8192, PROT_READ), 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct v4l2_buffer done = { .index = i, .type = t, .memory = V4L2_MEMORY_USERPTR,
+					    .bytesused = 8192, .length = 8192 };
+		ev_dqbuf(d, id, &done, NULL, 0);
+	}
+	struct v4l2_buffer out = { .type = t };
+	cr_assert_eq(vmedia_guest_dqbuf(&d->g, id, &out), 0);
+	cr_assert_eq(out.index, 0);
+	cr_assert_eq(vmedia_guest_dqbuf(&d->g, id, &out), 0);
+	cr_assert_eq(out.index, 1);
+	cr_assert_eq(p[1][0], 0, "a read-only page is not written");
+	cr_assert_eq(munmap(p[1], 8192), 0);
+	dev_free(d);
+}
+
+Test(guest_model, querybuf_reports_the_queued_user_pointer_not_the_callers)
+{
+	struct dev *d = userptr_dev();
+	uint32_t id = dev_open(d);
+	const uint32_t t = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	reqbufs(d, id, t, V4L2_MEMORY_USERPTR, 2);
+	static uint8_t a[5000], pb[6000], other[8192];
+	/* Nothing queued yet: no pointer, whatever the caller passes (the
+	 * hand-made device echoes it, as a device that never sees guest
+	 * pointers would). */
+	struct v4l2_buffer q = { .index = 0, .type = t, .memory = V4L2_MEMORY_USERPTR,
+				 .length = 4444 };
+	q.m.userptr = (unsigned long)other;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &q), 0);
+	cr_assert_eq(q.m.userptr, 0);
+
+	struct v4l2_buffer b = { .index = 0, .type = t, .memory = V4L2_MEMORY_USERPTR,
+				 .length = sizeof(a) };
+	b.m.userptr = (unsigned long)a;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), 0);
+	q = (struct v4l2_buffer){ .index = 0, .type = t, .memory = V4L2_MEMORY_USERPTR,
+				  .length = 1 };
+	q.m.userptr = (unsigned long)other;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &q), 0);
+	cr_assert_eq(q.m.userptr, (unsigned long)a);
+	cr_assert_eq(q.length, sizeof(a));
+	/* A failed QBUF leaves the record alone. */
+	d->status = EINVAL;
+	b.m.userptr = (unsigned long)pb;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &b), -EINVAL);
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &q), 0);
+	cr_assert_eq(q.m.userptr, (unsigned long)a);
+
+	/* PREPARE_BUF, then QBUF without a pointer: the prepared memory. */
+	struct v4l2_buffer pr = { .index = 1, .type = t, .memory = V4L2_MEMORY_USERPTR,
+				  .length = sizeof(pb) };
+	pr.m.userptr = (unsigned long)pb;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_PREPARE_BUF, &pr), 0);
+	struct vmedia_sg_entry e;
+	memcpy(&e, d->rec.rbytes + 16 + 88, 16);
+	struct v4l2_buffer qb = { .index = 1, .type = t, .memory = V4L2_MEMORY_USERPTR };
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &qb), 0);
+	cr_assert_eq(qb.m.userptr, (unsigned long)pb, "QBUF says which memory it took");
+	cr_assert_eq(qb.length, sizeof(pb));
+	q = (struct v4l2_buffer){ .index = 1, .type = t, .memory = V4L2_MEMORY_USERPTR };
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &q), 0);
+	cr_assert_eq(q.m.userptr, (unsigned long)pb);
+	cr_assert_eq(q.length, sizeof(pb));
+	/* ... and the device's bytes reach the prepared memory. */
+	memset(gmem(d, e.start, e.len), 0x77, e.len);
+	struct v4l2_buffer done = { .index = 1, .type = t, .memory = V4L2_MEMORY_USERPTR,
+				    .bytesused = sizeof(pb), .length = sizeof(pb) };
+	ev_dqbuf(d, id, &done, NULL, 0);
+	struct v4l2_buffer out = { .type = t };
+	cr_assert_eq(vmedia_guest_dqbuf(&d->g, id, &out), 0);
+	cr_assert_eq(out.m.userptr, (unsigned long)pb);
+	cr_assert_eq(pb[5999], 0x77);
+
+	/* Multiplanar: per plane. */
+	reqbufs(d, id, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_MEMORY_USERPTR, 1);
+	static uint8_t y[4096], uv[2048];
+	struct v4l2_plane planes[2] = { { .length = sizeof(y) }, { .length = sizeof(uv) } };
+	planes[0].m.userptr = (unsigned long)y;
+	planes[1].m.userptr = (unsigned long)uv;
+	struct v4l2_buffer m = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE,
+				 .memory = V4L2_MEMORY_USERPTR, .length = 2 };
+	m.m.planes = planes;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QBUF, &m), 0);
+	struct v4l2_plane qp[2] = { { .length = 9 }, { .length = 9 } };
+	qp[0].m.userptr = (unsigned long)other;
+	qp[1].m.userptr = (unsigned long)(other + 4096);
+	struct v4l2_buffer mq = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE,
+				  .memory = V4L2_MEMORY_USERPTR, .length = 2 };
+	mq.m.planes = qp;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &mq), 0);
+	cr_assert_eq(mq.m.planes, qp);
+	cr_assert_eq(qp[0].m.userptr, (unsigned long)y);
+	cr_assert_eq(qp[0].length, sizeof(y));
+	cr_assert_eq(qp[1].m.userptr, (unsigned long)uv);
+	cr_assert_eq(qp[1].length, sizeof(uv));
+	/* MMAP buffers keep the device's answer. */
+	reqbufs(d, id, t, V4L2_MEMORY_MMAP, 1);
+	q = (struct v4l2_buffer){ .index = 0, .type = t, .memory = V4L2_MEMORY_MMAP };
+	q.m.offset = 0x5000;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_QUERYBUF, &q), 0);
+	cr_assert_eq(q.m.offset, 0x5000);
+	dev_free(d);
+}
+
+Test(guest_model, only_whole_vidioc_numbers_reach_the_driver)
+{
+	struct dev *d = dev_new();
+	uint32_t id = dev_open(d);
+	unsigned calls = d->calls;
+	uint8_t junk[256] = { 0 };
+	const unsigned long bad[] = {
+		_IOWR('V', 0, char[3]),                       /* QUERYCAP's nr, wrong size */
+		_IOWR('V', _IOC_NR(VIDIOC_G_FMT), char[3]),
+		_IOR('V', _IOC_NR(VIDIOC_S_FMT), struct v4l2_format), /* wrong direction */
+		_IOW('V', _IOC_NR(VIDIOC_G_FMT), struct v4l2_format),
+		_IO('V', _IOC_NR(VIDIOC_STREAMON)),
+		_IO('V', 1),                                  /* VIDIOC_RESERVED */
+		_IOWR('V', 200, int),                         /* no such nr */
+		_IOWR('v', _IOC_NR(VIDIOC_G_FMT), struct v4l2_format),
+		_IOWR('U', 4, int),
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(vmedia_guest_ioctl(&d->g, id, bad[i], junk), -ENOTTY, "request %#lx",
+			     bad[i]);
+	cr_assert_eq(d->calls, calls, "none went on the wire");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_not(vmedia_guest_known_ioctl(bad[i]));
+		cr_assert_eq(vmedia_guest_ioctl(&d->g, id, bad[i], NULL), -ENOTTY,
+			     "ENOTTY before EFAULT");
+	}
+	cr_assert(vmedia_guest_known_ioctl(VIDIOC_QUERY_EXT_CTRL));
+	/* The upper half of a sign-extended number is not looked at. */
+	struct v4l2_format f = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	unsigned long sext = (unsigned long)(long)(int)VIDIOC_G_FMT;
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, sext, &f), 0);
+	expect_ioctl_cmd(d, id, VIDIOC_G_FMT);
+	/* Every known number still goes through (LOG_STATUS: _IO). */
+	cr_assert_eq(vmedia_guest_ioctl(&d->g, id, VIDIOC_LOG_STATUS, NULL), 0);
+	expect_ioctl_cmd(d, id, VIDIOC_LOG_STATUS);
 	dev_free(d);
 }

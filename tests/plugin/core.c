@@ -3,8 +3,6 @@
  * gdrv's ioctl path: what the guest kernel's V4L2 core does around the
  * virtio-media driver, which the guest model does not model, then the
  * model itself.
- *  - Only known VIDIOC_* numbers go on (video_ioctl2 matches the whole
- *    number: a wrong size or direction is ENOTTY, not the driver's business).
  *  - G/S_PRIORITY and the priority check of "set" ioctls (v4l2_prio_*): the
  *    core answers them, the device never sees them (PROTOCOL.md: ENOTTY).
  *  - DQBUF waits unless the fd is O_NONBLOCK, and EINVALs on a queue that
@@ -18,33 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "gdrv_internal.h"
-
-static const unsigned long known[] = {
-	VIDIOC_QUERYCAP, VIDIOC_ENUM_FMT, VIDIOC_G_FMT, VIDIOC_S_FMT, VIDIOC_REQBUFS,
-	VIDIOC_QUERYBUF, VIDIOC_G_FBUF, VIDIOC_S_FBUF, VIDIOC_OVERLAY, VIDIOC_QBUF,
-	VIDIOC_EXPBUF, VIDIOC_DQBUF, VIDIOC_STREAMON, VIDIOC_STREAMOFF, VIDIOC_G_PARM,
-	VIDIOC_S_PARM, VIDIOC_G_STD, VIDIOC_S_STD, VIDIOC_ENUMSTD, VIDIOC_ENUMINPUT,
-	VIDIOC_G_CTRL, VIDIOC_S_CTRL, VIDIOC_G_TUNER, VIDIOC_S_TUNER, VIDIOC_G_AUDIO,
-	VIDIOC_S_AUDIO, VIDIOC_QUERYCTRL, VIDIOC_QUERYMENU, VIDIOC_G_INPUT, VIDIOC_S_INPUT,
-	VIDIOC_G_EDID, VIDIOC_S_EDID, VIDIOC_G_OUTPUT, VIDIOC_S_OUTPUT, VIDIOC_ENUMOUTPUT,
-	VIDIOC_G_AUDOUT, VIDIOC_S_AUDOUT, VIDIOC_G_MODULATOR, VIDIOC_S_MODULATOR,
-	VIDIOC_G_FREQUENCY, VIDIOC_S_FREQUENCY, VIDIOC_CROPCAP, VIDIOC_G_CROP, VIDIOC_S_CROP,
-	VIDIOC_G_JPEGCOMP, VIDIOC_S_JPEGCOMP, VIDIOC_QUERYSTD, VIDIOC_TRY_FMT, VIDIOC_ENUMAUDIO,
-	VIDIOC_ENUMAUDOUT, VIDIOC_G_PRIORITY, VIDIOC_S_PRIORITY, VIDIOC_G_SLICED_VBI_CAP,
-	VIDIOC_LOG_STATUS, VIDIOC_G_EXT_CTRLS, VIDIOC_S_EXT_CTRLS, VIDIOC_TRY_EXT_CTRLS,
-	VIDIOC_ENUM_FRAMESIZES, VIDIOC_ENUM_FRAMEINTERVALS, VIDIOC_G_ENC_INDEX,
-	VIDIOC_ENCODER_CMD, VIDIOC_TRY_ENCODER_CMD, VIDIOC_DBG_S_REGISTER, VIDIOC_DBG_G_REGISTER,
-	VIDIOC_S_HW_FREQ_SEEK, VIDIOC_S_DV_TIMINGS, VIDIOC_G_DV_TIMINGS, VIDIOC_DQEVENT,
-	VIDIOC_SUBSCRIBE_EVENT, VIDIOC_UNSUBSCRIBE_EVENT, VIDIOC_CREATE_BUFS, VIDIOC_PREPARE_BUF,
-	VIDIOC_G_SELECTION, VIDIOC_S_SELECTION, VIDIOC_DECODER_CMD, VIDIOC_TRY_DECODER_CMD,
-	VIDIOC_ENUM_DV_TIMINGS, VIDIOC_QUERY_DV_TIMINGS, VIDIOC_DV_TIMINGS_CAP,
-	VIDIOC_ENUM_FREQ_BANDS, VIDIOC_DBG_G_CHIP_INFO, VIDIOC_QUERY_EXT_CTRL,
-};
 
 /* The ioctls the core refuses (EBUSY) to an fd below the highest priority. */
 static const unsigned long prio_checked[] = {
@@ -161,73 +135,6 @@ static int dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 	}
 }
 
-/* ---- user memory ---- */
-
-/* Can this process read [p, p+len)?  One byte per page, through the
- * kernel, which says EFAULT instead of faulting. */
-static bool readable(uintptr_t p, size_t len)
-{
-	enum { PG = 4096, BATCH = 256 };
-	uint8_t sink[BATCH];
-	struct iovec local = { sink, 0 }, remote[BATCH];
-	uintptr_t end = p + len;
-	if (end < p)
-		return false;
-	while (p < end) {
-		unsigned n = 0;
-		for (; n < BATCH && p < end; n++) {
-			remote[n] = (struct iovec){ (void *)p, 1 };
-			p = (p | (PG - 1)) + 1;
-		}
-		local.iov_len = n;
-		if (process_vm_readv(getpid(), &local, 1, remote, n, 0) != (ssize_t)n)
-			return false;
-	}
-	return true;
-}
-
-/*
- * The guest driver pins USERPTR pages (get_user_pages) and fails with
- * EFAULT when they are not there; the model copies them with memcpy and
- * would crash on them, so look first.  v4l2-compliance checks this on
- * purpose with a pointer to nowhere.
- */
-static int check_userptr(const struct v4l2_buffer *b)
-{
-	if (b->memory != V4L2_MEMORY_USERPTR)
-		return 0;
-	if (!V4L2_TYPE_IS_MULTIPLANAR(b->type))
-		return !b->m.userptr || readable(b->m.userptr, b->length) ? 0 : -EFAULT;
-	if (b->length > VIDEO_MAX_PLANES || !b->m.planes)
-		return 0; /* the model answers these */
-	for (uint32_t i = 0; i < b->length; i++) {
-		const struct v4l2_plane *pl = &b->m.planes[i];
-		if (pl->m.userptr && !readable(pl->m.userptr, pl->length))
-			return -EFAULT;
-	}
-	return 0;
-}
-
-/* Record the pointer a QBUF / PREPARE_BUF handed over; answer QUERYBUF
- * with it, as vb2 does (the model sends QUERYBUF on and the device hands
- * back whatever pointer came with it: it never sees guest pointers). */
-static void userptr_note(struct gdrv_dev *d, unsigned long request, struct v4l2_buffer *b)
-{
-	if (b->memory != V4L2_MEMORY_USERPTR || V4L2_TYPE_IS_MULTIPLANAR(b->type) ||
-	    b->type >= VMEDIA_GUEST_NUM_QUEUES || b->index >= 64)
-		return;
-	/* QBUF of a prepared buffer may come without a pointer: it keeps the
-	 * prepared one, and says so. */
-	if (request == VIDIOC_QUERYBUF || (request == VIDIOC_QBUF && !b->m.userptr)) {
-		b->m.userptr = (unsigned long)d->userptr[b->type][b->index].ptr;
-		if (b->m.userptr)
-			b->length = d->userptr[b->type][b->index].len;
-	} else {
-		d->userptr[b->type][b->index].ptr = b->m.userptr;
-		d->userptr[b->type][b->index].len = b->length;
-	}
-}
-
 /* ---- the entry ---- */
 
 static void track_streaming(struct gdrv_fd *f, unsigned long request, void *arg)
@@ -246,7 +153,9 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 {
 	/* The kernel ignores the upper half (some applications sign-extend). */
 	request = (unsigned int)request;
-	if (!IN(known, request))
+	/* The model's whole-number match first: an unknown number is ENOTTY
+	 * even with a NULL arg, before the checks of the ioctls answered here. */
+	if (!vmedia_guest_known_ioctl(request))
 		return -ENOTTY;
 	if (_IOC_SIZE(request) && !arg)
 		return -EFAULT;
@@ -263,17 +172,11 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		r = s_priority(f, arg);
 	} else if (request == VIDIOC_DQBUF) {
 		r = dqbuf(f, arg);
-	} else if ((request == VIDIOC_QBUF || request == VIDIOC_PREPARE_BUF) &&
-		   (r = check_userptr(arg)) != 0) {
-		/* r is -EFAULT */
 	} else {
 		r = vmedia_guest_ioctl(&d->g, f->sid, request, arg);
 		if (r == 0 && (request == VIDIOC_STREAMON || request == VIDIOC_STREAMOFF ||
 			       request == VIDIOC_REQBUFS))
 			track_streaming(f, request, arg);
-		if (r == 0 && (request == VIDIOC_QBUF || request == VIDIOC_PREPARE_BUF ||
-			       request == VIDIOC_QUERYBUF))
-			userptr_note(d, request, arg);
 	}
 	pthread_mutex_unlock(&gdrv_lock);
 	return r;

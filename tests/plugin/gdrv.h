@@ -4,8 +4,7 @@
  * driver model (fake_queue/vmedia_guest) wired to a device under test
  * (media runner + a device from devices/) in the same thread, plus the bits
  * of the guest kernel's V4L2 core that the model leaves out and real
- * applications rely on (priorities, unknown ioctl numbers, DQBUF that
- * waits).  The libv4l2 plugin (plugin.c) and the LD_PRELOAD shim
+ * applications rely on (priorities, DQBUF that waits).  The libv4l2 plugin (plugin.c) and the LD_PRELOAD shim
  * (preload.c) are two ways for an unmodified program to reach it.
  *
  * The "video node" is a regular file named *.vqmedia: an application

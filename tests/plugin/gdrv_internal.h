@@ -42,9 +42,6 @@ struct gdrv_dev {
 	struct vmedia_shm shm;
 	struct vmedia_device dev;
 	unsigned prio_count[4]; /* fds at each v4l2_priority (the core's v4l2_prio_state) */
-	/* USERPTR of the last QBUF / PREPARE_BUF per (single-planar type,
-	 * index): vb2 answers QUERYBUF with it; the device never sees it. */
-	struct { uint64_t ptr; uint32_t len; } userptr[VMEDIA_GUEST_NUM_QUEUES][64];
 };
 
 /* One file descriptor: one session. */
