@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device thread: kick watches drive the runner with the drain / re-check
+ * discipline of vq_queue_enable_notify(); the queues' notify writes(2) the
+ * call eventfd.  See vmedia_runtime.h for the policy.
+ */
+#define _GNU_SOURCE
+#include "vmedia_runtime.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+static void fail(struct vmedia_runtime *rt, int err)
+{
+	int none = 0;
+	if (__atomic_compare_exchange_n(&rt->error, &none, err, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE) &&
+	    rt->on_error)
+		rt->on_error(rt->opaque, err);
+	vql_loop_stop(&rt->loop);
+}
+
+/* vq_notify_fn of both queues: signal the driver. */
+static void call_driver(void *opaque)
+{
+	struct vmedia_runtime *rt = opaque;
+	uint64_t one = 1;
+	/* EAGAIN means the counter is saturated: the driver is signalled anyway. */
+	if (write(rt->call_fd, &one, sizeof(one)) == sizeof(one))
+		rt->stats.calls++;
+	else
+		rt->stats.call_errors++;
+}
+
+/*
+ * Drain the commandq until the re-check finds it empty.  Kicks are off
+ * while draining, so a driver that publishes meanwhile does not write the
+ * kick fd; the re-check after enabling catches what it published in the
+ * window.  Returns 0 or -EIO.
+ */
+/* vmedia_device_process_commands() with a flush (and so a possible call)
+ * every rt->flush_every commands, so a driver with many in flight can refill
+ * while the rest of a burst is handled. */
+static int process_batched(struct vmedia_runtime *rt)
+{
+	struct vmedia_device *dev = rt->dev;
+	struct vq_chain c;
+	vq_chain_init(&c, dev->cmd_iov, dev->cmd_iov_cap);
+	int n = 0;
+	uint32_t since = 0;
+	for (;;) {
+		int r = vq_queue_pop(dev->commandq, &c);
+		if (r == 0)
+			break;
+		if (r == -EIO)
+			return -EIO;
+		if (r < 0)
+			continue; /* malformed chain: already returned, counted */
+		vq_queue_push(dev->commandq, &c, vmedia_device_handle_chain(dev, &c));
+		n++;
+		if (++since == rt->flush_every) {
+			since = 0;
+			if (vq_queue_flush(dev->commandq) < 0)
+				return -EIO;
+		}
+	}
+	return vq_queue_flush(dev->commandq) < 0 ? -EIO : n;
+}
+
+static int drain_commands(struct vmedia_runtime *rt)
+{
+	struct vq_queue *q = rt->dev->commandq;
+	vq_queue_disable_notify(q);
+	for (;;) {
+		rt->stats.rounds++;
+		int n = rt->flush_every ? process_batched(rt)
+					: vmedia_device_process_commands(rt->dev);
+		if (n < 0)
+			return n;
+		rt->stats.commands += (uint64_t)n;
+		int r = vq_queue_enable_notify(q);
+		if (r <= 0)
+			return r;
+		vq_queue_disable_notify(q);
+	}
+}
+
+static void on_cmd_kick(struct vql_watch *w, uint64_t count, void *opaque)
+{
+	struct vmedia_runtime *rt = opaque;
+	(void)w;
+	if (count == 0) { /* the watch ended: its fd errored, hung up or was never valid */
+		fail(rt, -EPIPE);
+		return;
+	}
+	rt->stats.cmd_kicks++;
+	int r = drain_commands(rt);
+	if (r < 0)
+		fail(rt, r);
+}
+
+static void on_evq_kick(struct vql_watch *w, uint64_t count, void *opaque)
+{
+	struct vmedia_runtime *rt = opaque;
+	(void)w;
+	if (count == 0) {
+		fail(rt, -EPIPE);
+		return;
+	}
+	rt->stats.evq_kicks++;
+	/* Not the drain discipline: the device keeps eventq buffers available
+	 * until it has events, so a re-check would always find some.  Kicks
+	 * stay on; each one sends what the backlog holds. */
+	int r = vmedia_device_process_eventq(rt->dev);
+	if (r < 0)
+		fail(rt, r);
+}
+
+static void *rt_main(void *p)
+{
+	struct vmedia_runtime *rt = p;
+	/* Chains may be waiting with no kick coming: posted before start, or
+	 * left by a previous owner that had kicks off. */
+	int r = vmedia_device_process_eventq(rt->dev);
+	if (r >= 0)
+		r = drain_commands(rt);
+	if (r < 0) {
+		fail(rt, r);
+		return NULL;
+	}
+	r = vql_loop_run(&rt->loop);
+	if (r < 0)
+		fail(rt, r);
+	return NULL;
+}
+
+int vmedia_runtime_init(struct vmedia_runtime *rt, const struct vmedia_runtime_config *cfg)
+{
+	memset(rt, 0, sizeof(*rt));
+	if (!cfg || !cfg->dev || !cfg->dev->commandq || !cfg->dev->eventq ||
+	    cfg->cmd_kick_fd < 0 || cfg->call_fd < 0)
+		return -EINVAL;
+	rt->dev = cfg->dev;
+	rt->call_fd = cfg->call_fd;
+	rt->on_error = cfg->on_error;
+	rt->opaque = cfg->opaque;
+	rt->flush_every = cfg->flush_every;
+	int r = vql_loop_init_flags(&rt->loop, 64, cfg->loop_flags);
+	if (r < 0)
+		return r;
+	r = vql_watch_eventfd(&rt->loop, &rt->cmd_w, cfg->cmd_kick_fd, on_cmd_kick, rt);
+	if (r == 0 && cfg->evq_kick_fd >= 0)
+		r = vql_watch_eventfd(&rt->loop, &rt->evq_w, cfg->evq_kick_fd, on_evq_kick, rt);
+	if (r < 0) {
+		vql_loop_destroy(&rt->loop);
+		return r;
+	}
+	pthread_mutex_init(&rt->join_lock, NULL);
+	rt->dev->commandq->notify = call_driver;
+	rt->dev->commandq->notify_opaque = rt;
+	rt->dev->eventq->notify = call_driver;
+	rt->dev->eventq->notify_opaque = rt;
+	return 0;
+}
+
+int vmedia_runtime_start(struct vmedia_runtime *rt)
+{
+	pthread_mutex_lock(&rt->join_lock);
+	int r = -EALREADY;
+	if (!rt->started) {
+		r = -pthread_create(&rt->thread, NULL, rt_main, rt);
+		rt->started = r == 0;
+	}
+	pthread_mutex_unlock(&rt->join_lock);
+	return r;
+}
+
+void vmedia_runtime_stop(struct vmedia_runtime *rt)
+{
+	vql_loop_stop(&rt->loop);
+	pthread_mutex_lock(&rt->join_lock);
+	if (rt->started && !rt->joined && !pthread_equal(pthread_self(), rt->thread)) {
+		pthread_join(rt->thread, NULL);
+		rt->joined = true;
+	}
+	pthread_mutex_unlock(&rt->join_lock);
+}
+
+void vmedia_runtime_destroy(struct vmedia_runtime *rt)
+{
+	vmedia_runtime_stop(rt);
+	vql_loop_destroy(&rt->loop);
+	pthread_mutex_destroy(&rt->join_lock);
+	rt->dev->commandq->notify = NULL;
+	rt->dev->commandq->notify_opaque = NULL;
+	rt->dev->eventq->notify = NULL;
+	rt->dev->eventq->notify_opaque = NULL;
+}
+
+int vmedia_runtime_error(const struct vmedia_runtime *rt)
+{
+	return __atomic_load_n(&rt->error, __ATOMIC_ACQUIRE);
+}
+
+int vmedia_runtime_post(struct vmedia_runtime *rt, vql_post_fn fn, void *opaque)
+{
+	return vql_loop_post(&rt->loop, fn, opaque);
+}

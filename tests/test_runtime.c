@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/: a virtio-media device on a vql_loop thread, driven from another
+ * thread over real eventfds (kick / call).  Counts and order, never timings;
+ * every wait is bounded so a broken runtime fails instead of hanging.
+ *
+ * Built twice, like test_loop: a criterion suite (test_runtime) and, with
+ * RT_TEST_PLAIN, a plain program (test_runtime_plain) for ThreadSanitizer,
+ * under which criterion's runner crashes.  Sanitizer builds exchange a tenth
+ * of the commands.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "runtime_echo.h"
+#include "vmedia_guest.h"
+
+#ifdef RT_TEST_PLAIN
+struct rt_case {
+	const char *name;
+	void (*fn)(void);
+};
+static struct rt_case rt_cases[64];
+static unsigned rt_ncases;
+#define RT_TEST(s, n)                                                                      \
+	static void s##_##n(void);                                                         \
+	__attribute__((constructor)) static void rt_reg_##s##_##n(void)                    \
+	{                                                                                  \
+		rt_cases[rt_ncases++] = (struct rt_case){ #s "::" #n, s##_##n };           \
+	}                                                                                  \
+	static void s##_##n(void)
+#define RT_ASSERT(c)                                                                       \
+	do {                                                                               \
+		if (!(c)) {                                                                \
+			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,         \
+				__LINE__, #c);                                             \
+			exit(1);                                                           \
+		}                                                                          \
+	} while (0)
+#else
+#include <criterion/criterion.h>
+#define RT_TEST(s, n) Test(s, n, .timeout = 60)
+#define RT_ASSERT(c) cr_assert(c, "%s", #c)
+#endif
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define RT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RT_SANITIZED 1
+#endif
+#endif
+#ifdef RT_SANITIZED
+#define RT_SCALE 10
+#else
+#define RT_SCALE 1
+#endif
+
+#define WAIT_MS 5000
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static struct echo_pair *pair_new(unsigned flags)
+{
+	struct echo_pair *p = malloc(sizeof(*p));
+	RT_ASSERT(p);
+	RT_ASSERT(echo_pair_init(p, flags) == 0);
+	return p;
+}
+
+static void pair_free(struct echo_pair *p)
+{
+	vmedia_runtime_destroy(&p->rt);
+	echo_pair_destroy(p);
+	free(p);
+}
+
+/* ---- a million commands, one session ---- */
+
+static void million(unsigned flags, unsigned depth)
+{
+	struct echo_pair *p = pair_new(flags);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	RT_ASSERT(echo_open_sessions(p, 1, WAIT_MS) == 0);
+	uint64_t n = 1000000 / RT_SCALE;
+	RT_ASSERT(echo_run(p, n, 1, depth, WAIT_MS, NULL) == 0);
+	RT_ASSERT(p->completed == n);
+	RT_ASSERT(p->errors == 0);
+	RT_ASSERT(p->inflight == 0);
+	vmedia_runtime_stop(&p->rt);
+	RT_ASSERT(vmedia_runtime_error(&p->rt) == 0);
+	RT_ASSERT(p->echo.calls == n);
+	RT_ASSERT(p->echo.bad_seq == 0);
+	RT_ASSERT(p->rt.stats.commands == n + 1);
+	/* Batching: far fewer wake-ups than commands at depth 64. */
+	if (depth > 1)
+		RT_ASSERT(p->rt.stats.cmd_kicks < n);
+	pair_free(p);
+}
+
+RT_TEST(runtime, million_depth64) { million(0, 64); }
+RT_TEST(runtime, qd1_singleshot_poll) {
+	struct echo_pair *p = pair_new(VQL_LOOP_NO_MULTISHOT);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	RT_ASSERT(echo_open_sessions(p, 1, WAIT_MS) == 0);
+	uint64_t n = 20000 / RT_SCALE;
+	RT_ASSERT(echo_run(p, n, 1, 1, WAIT_MS, NULL) == 0);
+	RT_ASSERT(p->completed == n && p->errors == 0);
+	vmedia_runtime_stop(&p->rt);
+	RT_ASSERT(p->echo.bad_seq == 0 && p->echo.calls == n);
+	pair_free(p);
+}
+
+/* ---- many sessions, interleaved ---- */
+
+RT_TEST(runtime, many_sessions)
+{
+	/* With a flush every 16 commands: the driver sees partial bursts. */
+	struct echo_pair *p = malloc(sizeof(*p));
+	RT_ASSERT(p);
+	RT_ASSERT(echo_pair_init_ex(p, 0, 16) == 0);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	RT_ASSERT(echo_open_sessions(p, ECHO_SESSIONS, WAIT_MS) == 0);
+	uint64_t n = 200000 / RT_SCALE;
+	RT_ASSERT(echo_run(p, n, ECHO_SESSIONS, 100, WAIT_MS, NULL) == 0);
+	RT_ASSERT(p->completed == n && p->errors == 0);
+	for (unsigned i = 0; i < ECHO_SESSIONS; i++)
+		RT_ASSERT(p->sess_done[i] == p->sess_next[i]);
+	vmedia_runtime_stop(&p->rt);
+	RT_ASSERT(p->echo.opens == ECHO_SESSIONS && p->echo.bad_seq == 0);
+	RT_ASSERT(p->echo.calls == n);
+	RT_ASSERT(p->rt.stats.calls > 0);
+	pair_free(p);
+}
+
+/* ---- shutdown while busy ---- */
+
+struct busy {
+	struct echo_pair *p;
+	int stop;
+	int result;
+};
+
+static void *busy_driver(void *arg)
+{
+	struct busy *b = arg;
+	/* Runs until the runtime stops answering (a timeout) or told to stop. */
+	b->result = echo_run(b->p, UINT64_MAX, 1, 64, 200, &b->stop);
+	return NULL;
+}
+
+RT_TEST(runtime, shutdown_while_busy)
+{
+	for (unsigned round = 0; round < 6; round++) {
+		struct echo_pair *p = pair_new(round & 1 ? VQL_LOOP_NO_MULTISHOT : 0);
+		RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+		RT_ASSERT(echo_open_sessions(p, 1, WAIT_MS) == 0);
+		struct busy b = { .p = p };
+		pthread_t th;
+		RT_ASSERT(pthread_create(&th, NULL, busy_driver, &b) == 0);
+		sleep_ms(round * 4);
+		vmedia_runtime_stop(&p->rt);
+		vmedia_runtime_stop(&p->rt); /* idempotent */
+		pthread_join(th, NULL);
+		/* The driver saw the device go quiet, not a wrong answer. */
+		RT_ASSERT(b.result == -ETIMEDOUT);
+		RT_ASSERT(p->errors == 0);
+		RT_ASSERT(p->echo.bad_seq == 0);
+		RT_ASSERT(p->echo.calls >= p->completed);
+		RT_ASSERT(vmedia_runtime_error(&p->rt) == 0);
+		pair_free(p);
+	}
+}
+
+RT_TEST(runtime, stop_before_start_and_never_started)
+{
+	struct echo_pair *p = pair_new(0);
+	pair_free(p); /* never started */
+	p = pair_new(0);
+	vmedia_runtime_stop(&p->rt);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == -EALREADY);
+	vmedia_runtime_stop(&p->rt);
+	pair_free(p);
+}
+
+/* ---- kick fds that end, a queue the driver breaks ---- */
+
+static void wait_error(struct echo_pair *p, int want)
+{
+	for (unsigned i = 0; i < WAIT_MS && !vmedia_runtime_error(&p->rt); i++)
+		sleep_ms(1);
+	RT_ASSERT(vmedia_runtime_error(&p->rt) == want);
+	RT_ASSERT(__atomic_load_n(&p->rt_error_seen, __ATOMIC_ACQUIRE) == want);
+}
+
+RT_TEST(runtime, kick_fd_closed_before_start)
+{
+	for (unsigned m = 0; m < 2; m++) {
+		struct echo_pair *p = pair_new(m ? VQL_LOOP_NO_MULTISHOT : 0);
+		close(p->cmd_kick); /* the watch's poll is submitted by the first run */
+		p->cmd_kick = -1;
+		RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+		wait_error(p, -EPIPE);
+		vmedia_runtime_stop(&p->rt);
+		RT_ASSERT(p->rt.stats.cmd_kicks == 0);
+		pair_free(p);
+	}
+}
+
+RT_TEST(runtime, kick_pipe_hangs_up)
+{
+	for (unsigned m = 0; m < 2; m++) {
+		struct echo_pair *p = malloc(sizeof(*p));
+		RT_ASSERT(p);
+		RT_ASSERT(echo_pair_init(p, 0) == 0);
+		/* Rebuild the runtime on a pipe as commandq kick fd. */
+		vmedia_runtime_destroy(&p->rt);
+		int fds[2];
+		RT_ASSERT(pipe2(fds, O_CLOEXEC) == 0);
+		struct vmedia_runtime_config rc = {
+			.dev = &p->dev, .cmd_kick_fd = fds[0], .evq_kick_fd = p->ev_kick,
+			.call_fd = p->call, .loop_flags = m ? VQL_LOOP_NO_MULTISHOT : 0,
+			.on_error = echo_on_error, .opaque = p,
+		};
+		RT_ASSERT(vmedia_runtime_init(&p->rt, &rc) == 0);
+		RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+		/* Commands still flow through a kick on the pipe. */
+		RT_ASSERT(echo_add(p, 0, true) == 0);
+		vq_fake_publish(&p->cmdf);
+		uint64_t one = 1;
+		RT_ASSERT(write(fds[1], &one, sizeof(one)) == sizeof(one));
+		RT_ASSERT(vq_fake_efd_wait(&p->cmd_d, WAIT_MS) > 0);
+		echo_reap(p);
+		RT_ASSERT(p->errors == 0 && p->last_open_status == 0);
+		close(fds[1]); /* hang-up: the watch ends, the runtime reports it */
+		wait_error(p, -EPIPE);
+		vmedia_runtime_stop(&p->rt);
+		RT_ASSERT(p->rt.stats.cmd_kicks <= 2); /* no spinning on the dead fd */
+		pair_free(p);
+		close(fds[0]);
+	}
+}
+
+RT_TEST(runtime, bad_kick_fd_at_init)
+{
+	struct echo_pair *p = pair_new(0);
+	vmedia_runtime_destroy(&p->rt);
+	int fd = 1 << 20; /* above any open fd (RLIMIT_NOFILE): EBADF */
+	struct vmedia_runtime_config rc = {
+		.dev = &p->dev, .cmd_kick_fd = fd, .evq_kick_fd = -1, .call_fd = p->call,
+	};
+	RT_ASSERT(vmedia_runtime_init(&p->rt, &rc) == -EBADF);
+	rc.cmd_kick_fd = -1;
+	RT_ASSERT(vmedia_runtime_init(&p->rt, &rc) == -EINVAL);
+	/* A usable runtime again, for pair_free. */
+	rc.cmd_kick_fd = p->cmd_kick;
+	RT_ASSERT(vmedia_runtime_init(&p->rt, &rc) == 0);
+	pair_free(p);
+}
+
+RT_TEST(runtime, broken_queue_reports_eio)
+{
+	struct echo_pair *p = pair_new(0);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	RT_ASSERT(echo_open_sessions(p, 1, WAIT_MS) == 0);
+	/* avail->idx more than a queue-size ahead: ring-level corruption. */
+	vq_fake_set_avail_idx(&p->cmdf, (uint16_t)(p->cmdf.avail_idx + ECHO_QSIZE + 5));
+	uint64_t one = 1;
+	RT_ASSERT(write(p->cmd_kick, &one, sizeof(one)) == sizeof(one));
+	wait_error(p, -EIO);
+	vmedia_runtime_stop(&p->rt);
+	pair_free(p);
+}
+
+/* ---- the loop API for devices: post from a worker, timers ---- */
+
+struct post_ctx {
+	struct echo_pair *p;
+	uint64_t ran;       /* loop thread only */
+	uint64_t order_bad; /* loop thread only */
+	uint64_t last;
+	struct vql_timer timers[32];
+	uint64_t fired;     /* loop thread only */
+	int post_errors;    /* worker only */
+};
+
+static struct post_ctx *g_post;
+static uint64_t g_post_seq[2];
+
+static void posted(void *opaque)
+{
+	uint64_t v = (uint64_t)(uintptr_t)opaque;
+	struct post_ctx *c = g_post;
+	unsigned w = (unsigned)(v >> 32);
+	uint64_t seq = v & 0xffffffffu;
+	if (seq != g_post_seq[w])
+		c->order_bad++;
+	g_post_seq[w] = seq + 1;
+	c->ran++;
+}
+
+static void *post_worker(void *arg)
+{
+	struct post_ctx *c = arg;
+	static int which;
+	unsigned w = (unsigned)__atomic_fetch_add(&which, 1, __ATOMIC_RELAXED) & 1;
+	for (uint64_t i = 0; i < 20000; i++)
+		if (vmedia_runtime_post(&c->p->rt, posted,
+					(void *)(uintptr_t)(((uint64_t)w << 32) | i)))
+			__atomic_fetch_add(&c->post_errors, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void on_tick(struct vql_timer *t, uint64_t exp, void *opaque)
+{
+	struct post_ctx *c = opaque;
+	(void)t;
+	c->fired += exp;
+}
+
+static void start_timers(void *opaque)
+{
+	struct post_ctx *c = opaque;
+	struct vql_loop *l = vmedia_runtime_loop(&c->p->rt);
+	for (unsigned i = 0; i < 32; i++)
+		vql_timer_start(l, &c->timers[i], 100000, 200000 + i * 10000, on_tick, c);
+}
+
+RT_TEST(runtime, posts_and_timer_storm_while_busy)
+{
+	struct post_ctx *c = calloc(1, sizeof(*c));
+	RT_ASSERT(c);
+	c->p = pair_new(0);
+	g_post = c;
+	g_post_seq[0] = g_post_seq[1] = 0;
+	RT_ASSERT(vmedia_runtime_start(&c->p->rt) == 0);
+	RT_ASSERT(vmedia_runtime_post(&c->p->rt, start_timers, c) == 0);
+	RT_ASSERT(echo_open_sessions(c->p, 4, WAIT_MS) == 0);
+	pthread_t w[2];
+	for (int i = 0; i < 2; i++)
+		RT_ASSERT(pthread_create(&w[i], NULL, post_worker, c) == 0);
+	uint64_t n = 100000 / RT_SCALE;
+	RT_ASSERT(echo_run(c->p, n, 4, 64, WAIT_MS, NULL) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i], NULL);
+	/* Let the posts drain: a command round trip after the last post. */
+	RT_ASSERT(echo_run(c->p, 1, 1, 1, WAIT_MS, NULL) == 0);
+	sleep_ms(5);
+	vmedia_runtime_stop(&c->p->rt);
+	RT_ASSERT(c->post_errors == 0);
+	RT_ASSERT(c->ran == 40000);
+	RT_ASSERT(c->order_bad == 0);
+	RT_ASSERT(c->p->errors == 0 && c->p->completed == n + 1);
+	RT_ASSERT(c->p->echo.bad_seq == 0);
+	RT_ASSERT(c->fired > 0);
+	/* Timers still armed: destroy cancels them without calling them. */
+	pair_free(c->p);
+	free(c);
+}
+
+/* ---- the guest model on the runtime ---- */
+
+RT_TEST(runtime, guest_model_over_eventfds)
+{
+	struct echo_pair *p = pair_new(0);
+	/* Replace the hand driver with the guest model: a fresh device on its
+	 * fakes, attached to the same eventfds. */
+	vmedia_runtime_destroy(&p->rt);
+	vmedia_device_destroy(&p->dev);
+	struct vmedia_guest *g = calloc(1, sizeof(*g));
+	RT_ASSERT(g);
+	struct vmedia_guest_config gc = {
+		.config = { .device_caps = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING },
+		.timeout_ms = WAIT_MS,
+	};
+	RT_ASSERT(vmedia_guest_init(g, &gc) == 0);
+	struct vq_fake_efd kc, ke;
+	RT_ASSERT(vq_fake_efd_attach(&kc, &g->cmdq, p->cmd_kick, p->call) == 0);
+	RT_ASSERT(vq_fake_efd_attach(&ke, &g->eventq, p->ev_kick, p->call) == 0);
+	struct vq_queue cq, eq;
+	struct vq_queue_config qc;
+	vq_fake_queue_config(&g->cmdq, &qc);
+	RT_ASSERT(vq_queue_init(&cq, &qc) == 0);
+	vq_fake_queue_config(&g->eventq, &qc);
+	RT_ASSERT(vq_queue_init(&eq, &qc) == 0);
+	struct vmedia_device_config dc = {
+		.ops = &echo_ops, .priv = &p->echo, .commandq = &cq, .eventq = &eq,
+		.mem = vmedia_guest_mem(g), .config = gc.config,
+	};
+	RT_ASSERT(vmedia_device_init(&p->dev, &dc) == 0);
+	struct vmedia_runtime_config rc = {
+		.dev = &p->dev, .cmd_kick_fd = p->cmd_kick, .evq_kick_fd = p->ev_kick,
+		.call_fd = p->call,
+	};
+	RT_ASSERT(vmedia_runtime_init(&p->rt, &rc) == 0);
+	RT_ASSERT(vmedia_runtime_start(&p->rt) == 0);
+	uint32_t ids[3];
+	for (unsigned s = 0; s < 3; s++) {
+		int r = vmedia_guest_open(g, &ids[s]);
+		if (r)
+			fprintf(stderr, "open %d kicks %lu err %d rt kicks %lu cmds %lu rterr %d\n", r,
+				(unsigned long)kc.kicks, kc.kick_error, (unsigned long)p->rt.stats.cmd_kicks,
+				(unsigned long)p->rt.stats.commands, vmedia_runtime_error(&p->rt));
+		RT_ASSERT(r == 0);
+	}
+	unsigned n = 3000 / RT_SCALE;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = i % 3;
+		struct v4l2_format f;
+		memset(&f, 0, sizeof(f));
+		f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		f.fmt.pix.width = i / 3;
+		RT_ASSERT(vmedia_guest_ioctl(g, ids[s], VIDIOC_G_FMT, &f) == 0);
+		RT_ASSERT(f.fmt.pix.height == ((i / 3) ^ ECHO_XOR));
+		RT_ASSERT(f.fmt.pix.bytesperline == ids[s]);
+	}
+	for (unsigned s = 0; s < 3; s++)
+		RT_ASSERT(vmedia_guest_close(g, ids[s]) == 0);
+	RT_ASSERT(vmedia_guest_poll_events(g) == 0);
+	vmedia_runtime_stop(&p->rt);
+	RT_ASSERT(vmedia_runtime_error(&p->rt) == 0);
+	RT_ASSERT(p->echo.bad_seq == 0 && p->echo.calls == n && p->echo.closes == 3);
+	RT_ASSERT(g->stats.timeouts == 0);
+	RT_ASSERT(kc.kick_error == 0 && kc.kicks > 0);
+	vmedia_runtime_destroy(&p->rt);
+	vmedia_device_destroy(&p->dev);
+	vq_queue_destroy(&cq);
+	vq_queue_destroy(&eq);
+	vmedia_guest_destroy(g);
+	free(g);
+	/* echo_pair_destroy without its device (already destroyed). */
+	vq_queue_destroy(&p->cmdq);
+	vq_queue_destroy(&p->evq);
+	vq_fake_destroy(&p->cmdf);
+	vq_fake_destroy(&p->evf);
+	close(p->cmd_kick);
+	close(p->ev_kick);
+	close(p->call);
+	free(p);
+}
+
+#ifdef RT_TEST_PLAIN
+int main(int argc, char **argv)
+{
+	unsigned run = 0;
+	for (unsigned i = 0; i < rt_ncases; i++) {
+		bool sel = argc < 2;
+		for (int a = 1; a < argc; a++)
+			sel |= strstr(rt_cases[i].name, argv[a]) != NULL;
+		if (!sel)
+			continue;
+		printf("%s\n", rt_cases[i].name);
+		fflush(stdout);
+		rt_cases[i].fn();
+		run++;
+	}
+	printf("ok: %u tests\n", run);
+	return 0;
+}
+#endif
