@@ -71,6 +71,12 @@ static void close_session(struct vmedia_device *dev, struct vmedia_session *s)
 	dev->nsessions--;
 }
 
+void vmedia_device_set_env(struct vmedia_device *dev, const struct vmedia_env_ops *ops, void *env)
+{
+	dev->env_ops = ops;
+	dev->env = ops ? env : NULL;
+}
+
 void vmedia_device_destroy(struct vmedia_device *dev)
 {
 	for (uint32_t i = 0; dev->sessions && i < dev->nslots; i++)

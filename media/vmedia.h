@@ -287,6 +287,25 @@ struct vmedia_stats {
 	uint64_t usermem_bounced;
 };
 
+/* ------------------------------------------------------------------------ */
+/* What the environment running a device offers it for waiting: an event
+ * loop's timers, fd watches and cross-thread posts.  Set by the runtime
+ * (runtime/); NULL when the device is driven inline.  Callbacks run on the
+ * device's thread. */
+struct vmedia_env_ops {
+	/* cb(arg, expirations) at @first_ns (CLOCK_MONOTONIC), then every
+	 * @period_ns (0: once).  Returns a handle >= 0, or -errno. */
+	int (*timer_start)(void *env, uint64_t first_ns, uint64_t period_ns,
+			   void (*cb)(void *arg, uint64_t expirations), void *arg);
+	void (*timer_cancel)(void *env, int handle);
+	/* cb(arg, revents) when @fd is ready for @events (POLLIN...). */
+	int (*watch_fd)(void *env, int fd, uint32_t events,
+			void (*cb)(void *arg, uint32_t revents), void *arg);
+	void (*unwatch_fd)(void *env, int handle);
+	/* From any thread: run fn(arg) on the device's thread. */
+	int (*post)(void *env, void (*fn)(void *arg), void *arg);
+};
+
 struct vmedia_mmap_range;   /* shm.c */
 struct vmedia_event_slot;   /* eventq.c */
 
@@ -314,6 +333,9 @@ struct vmedia_device {
 	struct v4l2_ext_control *ctrl_scratch;
 	struct vmedia_usermem **ctrl_mem_scratch;
 	uint64_t *ctrl_ptr_scratch;
+	/* the environment's waiting services, NULL when driven inline */
+	const struct vmedia_env_ops *env_ops;
+	void *env;
 };
 
 /*
@@ -339,6 +361,11 @@ int vmedia_device_process_eventq(struct vmedia_device *dev);
 /* Handle one popped commandq chain; returns the bytes written to it (the
  * used length).  For transports that pop themselves, and for fuzzing. */
 uint32_t vmedia_device_handle_chain(struct vmedia_device *dev, const struct vq_chain *c);
+
+/* Give the device its environment's waiting services (@ops NULL: none,
+ * the device is driven inline).  Called by whoever runs the device, e.g.
+ * the runtime, before the device thread starts or on it. */
+void vmedia_device_set_env(struct vmedia_device *dev, const struct vmedia_env_ops *ops, void *env);
 
 /* The session with @id, or NULL. */
 struct vmedia_session *vmedia_session_find(struct vmedia_device *dev, uint32_t id);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,6 +119,151 @@ static void on_evq_kick(struct vql_watch *w, uint64_t count, void *opaque)
 		fail(rt, r);
 }
 
+/* ---- the device's environment (struct vmedia_env_ops) on the loop ---- */
+
+#define ENV_GEN_MASK 0x7fffffu /* handle = idx + SLOTS * gen stays a positive int */
+
+static int env_handle(uint32_t idx, uint32_t gen)
+{
+	return (int)(idx + VMEDIA_RT_ENV_SLOTS * (gen & ENV_GEN_MASK));
+}
+
+/* The slot index @handle names (the caller checks its generation). */
+static bool env_decode(int handle, uint32_t *idx)
+{
+	if (handle < 0)
+		return false;
+	*idx = (uint32_t)handle % VMEDIA_RT_ENV_SLOTS;
+	return true;
+}
+
+static void env_timer_fired(struct vql_timer *t, uint64_t expirations, void *opaque)
+{
+	struct vmedia_rt_env_timer *et = opaque;
+	(void)t;
+	void (*cb)(void *, uint64_t) = et->cb;
+	void *arg = et->arg;
+	if (et->t.period_ns == 0) { /* one-shot: its handle is spent */
+		et->used = false;
+		et->gen++;
+	}
+	cb(arg, expirations);
+}
+
+static int env_timer_start(void *env, uint64_t first_ns, uint64_t period_ns,
+			   void (*cb)(void *arg, uint64_t expirations), void *arg)
+{
+	struct vmedia_runtime *rt = env;
+	if (!cb)
+		return -EINVAL;
+	for (uint32_t i = 0; i < VMEDIA_RT_ENV_SLOTS; i++) {
+		struct vmedia_rt_env_timer *et = &rt->env_timers[i];
+		if (et->used)
+			continue;
+		uint64_t now = vql_now_ns();
+		et->cb = cb;
+		et->arg = arg;
+		int r = vql_timer_start(&rt->loop, &et->t, first_ns > now ? first_ns - now : 0,
+					period_ns, env_timer_fired, et);
+		if (r < 0)
+			return r;
+		et->used = true;
+		return env_handle(i, et->gen);
+	}
+	return -ENOSPC;
+}
+
+static void env_timer_cancel(void *env, int handle)
+{
+	struct vmedia_runtime *rt = env;
+	uint32_t i;
+	if (!env_decode(handle, &i))
+		return;
+	struct vmedia_rt_env_timer *et = &rt->env_timers[i];
+	if (!et->used || env_handle(i, et->gen) != handle)
+		return; /* stale: fired once, or already cancelled */
+	vql_timer_cancel(&et->t);
+	et->used = false;
+	et->gen++;
+}
+
+static void env_watch_ready(struct vql_watch *w, unsigned revents, void *opaque)
+{
+	struct vmedia_rt_env_watch *ew = opaque;
+	(void)w;
+	void (*cb)(void *, uint32_t) = ew->cb;
+	void *arg = ew->arg;
+	if (revents & (POLLERR | POLLHUP | POLLNVAL)) { /* the watch ended */
+		ew->used = false;
+		ew->gen++;
+	}
+	cb(arg, revents);
+}
+
+static int env_watch_fd(void *env, int fd, uint32_t events,
+			void (*cb)(void *arg, uint32_t revents), void *arg)
+{
+	struct vmedia_runtime *rt = env;
+	if (!cb)
+		return -EINVAL;
+	for (uint32_t i = 0; i < VMEDIA_RT_ENV_SLOTS; i++) {
+		struct vmedia_rt_env_watch *ew = &rt->env_watches[i];
+		if (ew->used)
+			continue;
+		ew->cb = cb;
+		ew->arg = arg;
+		int r = vql_watch_fd(&rt->loop, &ew->w, fd, events, env_watch_ready, ew);
+		if (r < 0)
+			return r;
+		ew->used = true;
+		return env_handle(i, ew->gen);
+	}
+	return -ENOSPC;
+}
+
+static void env_unwatch_fd(void *env, int handle)
+{
+	struct vmedia_runtime *rt = env;
+	uint32_t i;
+	if (!env_decode(handle, &i))
+		return;
+	struct vmedia_rt_env_watch *ew = &rt->env_watches[i];
+	if (!ew->used || env_handle(i, ew->gen) != handle)
+		return;
+	vql_unwatch(&ew->w);
+	ew->used = false;
+	ew->gen++;
+}
+
+static int env_post(void *env, void (*fn)(void *arg), void *arg)
+{
+	struct vmedia_runtime *rt = env;
+	return vql_loop_post(&rt->loop, fn, arg);
+}
+
+static const struct vmedia_env_ops runtime_env_ops = {
+	.timer_start = env_timer_start,
+	.timer_cancel = env_timer_cancel,
+	.watch_fd = env_watch_fd,
+	.unwatch_fd = env_unwatch_fd,
+	.post = env_post,
+};
+
+/* Cancel what the device left registered (the loop is not running). */
+static void env_release(struct vmedia_runtime *rt)
+{
+	for (uint32_t i = 0; rt->env_timers && i < VMEDIA_RT_ENV_SLOTS; i++)
+		if (rt->env_timers[i].used)
+			env_timer_cancel(rt, env_handle(i, rt->env_timers[i].gen));
+	for (uint32_t i = 0; rt->env_watches && i < VMEDIA_RT_ENV_SLOTS; i++)
+		if (rt->env_watches[i].used)
+			env_unwatch_fd(rt, env_handle(i, rt->env_watches[i].gen));
+	free(rt->env_timers);
+	free(rt->env_watches);
+	rt->env_timers = NULL;
+	rt->env_watches = NULL;
+}
+
 static void *rt_main(void *p)
 {
 	struct vmedia_runtime *rt = p;
@@ -147,14 +293,23 @@ int vmedia_runtime_init(struct vmedia_runtime *rt, const struct vmedia_runtime_c
 	rt->on_error = cfg->on_error;
 	rt->opaque = cfg->opaque;
 	rt->flush_every = cfg->flush_every;
+	rt->env_timers = calloc(VMEDIA_RT_ENV_SLOTS, sizeof(*rt->env_timers));
+	rt->env_watches = calloc(VMEDIA_RT_ENV_SLOTS, sizeof(*rt->env_watches));
+	if (!rt->env_timers || !rt->env_watches) {
+		env_release(rt);
+		return -ENOMEM;
+	}
 	int r = vql_loop_init_flags(&rt->loop, 64, cfg->loop_flags);
-	if (r < 0)
+	if (r < 0) {
+		env_release(rt);
 		return r;
+	}
 	r = vql_watch_eventfd(&rt->loop, &rt->cmd_w, cfg->cmd_kick_fd, on_cmd_kick, rt);
 	if (r == 0 && cfg->evq_kick_fd >= 0)
 		r = vql_watch_eventfd(&rt->loop, &rt->evq_w, cfg->evq_kick_fd, on_evq_kick, rt);
 	if (r < 0) {
 		vql_loop_destroy(&rt->loop);
+		env_release(rt);
 		return r;
 	}
 	pthread_mutex_init(&rt->join_lock, NULL);
@@ -162,6 +317,7 @@ int vmedia_runtime_init(struct vmedia_runtime *rt, const struct vmedia_runtime_c
 	rt->dev->commandq->notify_opaque = rt;
 	rt->dev->eventq->notify = call_driver;
 	rt->dev->eventq->notify_opaque = rt;
+	vmedia_device_set_env(rt->dev, &runtime_env_ops, rt);
 	return 0;
 }
 
@@ -191,7 +347,10 @@ void vmedia_runtime_stop(struct vmedia_runtime *rt)
 void vmedia_runtime_destroy(struct vmedia_runtime *rt)
 {
 	vmedia_runtime_stop(rt);
+	env_release(rt);
 	vql_loop_destroy(&rt->loop);
+	if (rt->dev->env_ops == &runtime_env_ops && rt->dev->env == rt)
+		vmedia_device_set_env(rt->dev, NULL, NULL);
 	pthread_mutex_destroy(&rt->join_lock);
 	rt->dev->commandq->notify = NULL;
 	rt->dev->commandq->notify_opaque = NULL;

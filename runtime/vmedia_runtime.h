@@ -64,6 +64,29 @@ struct vmedia_runtime_stats {
 	uint64_t call_errors; /* write(2)s that failed (not counted in calls) */
 };
 
+/* The device's environment (struct vmedia_env_ops on the loop): fixed
+ * tables of timer and fd-watch slots, allocated at init.  A handle is the
+ * slot index plus VMEDIA_RT_ENV_SLOTS times the slot's generation, so a
+ * stale handle (a one-shot timer that fired, a watch that ended) cancels
+ * nothing. */
+#define VMEDIA_RT_ENV_SLOTS 64
+
+struct vmedia_rt_env_timer {
+	struct vql_timer t;
+	void (*cb)(void *arg, uint64_t expirations);
+	void *arg;
+	uint32_t gen;
+	bool used;
+};
+
+struct vmedia_rt_env_watch {
+	struct vql_watch w;
+	void (*cb)(void *arg, uint32_t revents);
+	void *arg;
+	uint32_t gen;
+	bool used;
+};
+
 /* Caller-owned; private contents except stats (read them after stop). */
 struct vmedia_runtime {
 	struct vql_loop loop;
@@ -78,13 +101,18 @@ struct vmedia_runtime {
 	bool started, joined;
 	int error;    /* first fatal error, atomic */
 	struct vmedia_runtime_stats stats;
+	struct vmedia_rt_env_timer *env_timers; /* VMEDIA_RT_ENV_SLOTS each */
+	struct vmedia_rt_env_watch *env_watches;
 };
 
 /*
- * Set up the loop, watch the kick fds and take over both queues' notify
- * callbacks.  Nothing runs until vmedia_runtime_start().  Returns 0,
- * -EINVAL (no device, negative cmd_kick_fd or call_fd), or -errno from
- * vql_loop_init_flags() / vql_watch_eventfd() (e.g. -EBADF / -ENOSYS).
+ * Set up the loop, watch the kick fds, take over both queues' notify
+ * callbacks and give the device its environment (vmedia_device_set_env():
+ * timers and fd watches on the loop, VMEDIA_RT_ENV_SLOTS of each, -ENOSPC
+ * beyond; posts through vmedia_runtime_post()).  Nothing runs until
+ * vmedia_runtime_start().  Returns 0, -EINVAL (no device, negative
+ * cmd_kick_fd or call_fd), -ENOMEM, or -errno from vql_loop_init_flags() /
+ * vql_watch_eventfd() (e.g. -EBADF / -ENOSYS).
  */
 int vmedia_runtime_init(struct vmedia_runtime *rt, const struct vmedia_runtime_config *cfg);
 
@@ -106,7 +134,8 @@ void vmedia_runtime_stop(struct vmedia_runtime *rt);
 /*
  * Stop (if running), release the loop (cancelling the device's remaining
  * watches and timers without calling them; posted callbacks that never ran
- * are dropped) and restore the queues' notify to none.  The device is left
+ * are dropped), take the environment back from the device (env_ops NULL)
+ * and restore the queues' notify to none.  The device is left
  * initialised: the caller destroys it afterwards.  Not from the loop thread.
  */
 void vmedia_runtime_destroy(struct vmedia_runtime *rt);

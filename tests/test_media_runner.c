@@ -544,3 +544,27 @@ Test(runner, mmap_without_shm_is_enodev)
 	uint64_t addr, len;
 	cr_expect_eq(vmedia_guest_mmap(&P.g, id, 0, 0, &addr, &len), -ENODEV);
 }
+
+/* The environment a runtime gives a device: stored as given, cleared by NULL. */
+static int env_timer_start_stub(void *env, uint64_t first_ns, uint64_t period_ns,
+				void (*cb)(void *arg, uint64_t expirations), void *arg)
+{
+	(void)env, (void)first_ns, (void)period_ns, (void)cb, (void)arg;
+	return -ENOSYS;
+}
+
+Test(device_env, set_env_stores_the_ops)
+{
+	static const struct vmedia_env_ops ops = { .timer_start = env_timer_start_stub };
+	struct vmedia_device dev;
+	memset(&dev, 0, sizeof(dev));
+	cr_assert_null(dev.env_ops);
+	int token;
+	vmedia_device_set_env(&dev, &ops, &token);
+	cr_assert_eq(dev.env_ops, &ops);
+	cr_assert_eq(dev.env, &token);
+	cr_assert_eq(dev.env_ops->timer_start(dev.env, 0, 0, NULL, NULL), -ENOSYS);
+	vmedia_device_set_env(&dev, NULL, &token);
+	cr_assert_null(dev.env_ops);
+	cr_assert_null(dev.env);
+}

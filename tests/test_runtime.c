@@ -17,6 +17,7 @@
 
 #include "runtime_echo.h"
 #include "vmedia_guest.h"
+#include "vmedia_simple.h"
 
 #ifdef RT_TEST_PLAIN
 struct rt_case {
@@ -445,6 +446,181 @@ RT_TEST(runtime, guest_model_over_eventfds)
 	close(p->ev_kick);
 	close(p->call);
 	free(p);
+}
+
+/* ---- the simple camera paced by loop timers ---- */
+
+/* What the loop thread sees, read there by a posted function. */
+struct cam_snap {
+	struct vmedia_runtime *rt;
+	struct vmedia_simple *sd;
+	uint64_t events_sent;
+	uint64_t next_deadline;
+	unsigned timers_used;
+	int done; /* atomic */
+};
+
+static void cam_snap_fn(void *opaque)
+{
+	struct cam_snap *c = opaque;
+	c->events_sent = c->rt->dev->stats.events_sent;
+	c->next_deadline = vmedia_simple_next_deadline(c->sd);
+	c->timers_used = 0;
+	for (unsigned i = 0; i < VMEDIA_RT_ENV_SLOTS; i++)
+		c->timers_used += c->rt->env_timers[i].used;
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+}
+
+static void cam_snap_take(struct cam_snap *c)
+{
+	__atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
+	RT_ASSERT(vmedia_runtime_post(c->rt, cam_snap_fn, c) == 0);
+	for (unsigned i = 0; i < WAIT_MS && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE); i++)
+		sleep_ms(1);
+	RT_ASSERT(__atomic_load_n(&c->done, __ATOMIC_ACQUIRE));
+}
+
+RT_TEST(runtime, simple_camera_paced_by_loop_timers)
+{
+	int cmd_kick = eventfd(0, EFD_CLOEXEC), ev_kick = eventfd(0, EFD_CLOEXEC);
+	int call = eventfd(0, EFD_CLOEXEC);
+	RT_ASSERT(cmd_kick >= 0 && ev_kick >= 0 && call >= 0);
+	struct vmedia_simple *sd = vmedia_simple_new(NULL); /* real-time mode */
+	RT_ASSERT(sd);
+	struct vmedia_shm shm;
+	RT_ASSERT(vmedia_shm_init_memfd(&shm, 16 << 20) == 0);
+	struct vmedia_guest *g = calloc(1, sizeof(*g));
+	RT_ASSERT(g);
+	struct vmedia_guest_config gc = {
+		.config = vmedia_simple_config_space(sd),
+		.timeout_ms = WAIT_MS,
+		.shm = shm.host,
+		.shm_size = shm.size,
+	};
+	RT_ASSERT(vmedia_guest_init(g, &gc) == 0);
+	struct vq_fake_efd kc, ke;
+	RT_ASSERT(vq_fake_efd_attach(&kc, &g->cmdq, cmd_kick, call) == 0);
+	RT_ASSERT(vq_fake_efd_attach(&ke, &g->eventq, ev_kick, call) == 0);
+	struct vq_queue cq, eq;
+	struct vq_queue_config qc;
+	vq_fake_queue_config(&g->cmdq, &qc);
+	RT_ASSERT(vq_queue_init(&cq, &qc) == 0);
+	vq_fake_queue_config(&g->eventq, &qc);
+	RT_ASSERT(vq_queue_init(&eq, &qc) == 0);
+	struct vmedia_device *dev = calloc(1, sizeof(*dev));
+	RT_ASSERT(dev);
+	struct vmedia_device_config dc = {
+		.ops = &vmedia_simple_ops, .priv = sd, .commandq = &cq, .eventq = &eq,
+		.mem = vmedia_guest_mem(g), .shm = &shm, .config = gc.config,
+	};
+	RT_ASSERT(vmedia_device_init(dev, &dc) == 0);
+	struct vmedia_runtime *rt = calloc(1, sizeof(*rt));
+	RT_ASSERT(rt);
+	struct vmedia_runtime_config rc = {
+		.dev = dev, .cmd_kick_fd = cmd_kick, .evq_kick_fd = ev_kick, .call_fd = call,
+	};
+	RT_ASSERT(vmedia_runtime_init(rt, &rc) == 0);
+	RT_ASSERT(dev->env_ops != NULL && dev->env == rt);
+	RT_ASSERT(vmedia_runtime_start(rt) == 0);
+
+	uint32_t id;
+	RT_ASSERT(vmedia_guest_open(g, &id) == 0);
+	struct v4l2_format f;
+	memset(&f, 0, sizeof(f));
+	f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	f.fmt.pix.width = 320;
+	f.fmt.pix.height = 240;
+	f.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_S_FMT, &f) == 0);
+	RT_ASSERT(f.fmt.pix.width == 320 && f.fmt.pix.height == 240);
+	struct v4l2_streamparm sp;
+	memset(&sp, 0, sizeof(sp));
+	sp.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	sp.parm.capture.timeperframe.numerator = 1;
+	sp.parm.capture.timeperframe.denominator = 60;
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_S_PARM, &sp) == 0);
+	struct v4l2_requestbuffers rb;
+	memset(&rb, 0, sizeof(rb));
+	rb.count = 4;
+	rb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	rb.memory = V4L2_MEMORY_MMAP;
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_REQBUFS, &rb) == 0);
+	RT_ASSERT(rb.count == 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct v4l2_buffer qb = { .index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_MMAP };
+		RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_QBUF, &qb) == 0);
+	}
+	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_STREAMON, &type) == 0);
+
+	/* Frames arrive with nobody calling vmedia_simple_tick(). */
+	uint64_t deadline = vql_now_ns() + (uint64_t)WAIT_MS * 1000000u;
+	uint32_t got = 0, last_seq = 0;
+	uint64_t last_us = 0;
+	while (got < 10) {
+		struct v4l2_buffer b;
+		memset(&b, 0, sizeof(b));
+		b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		b.memory = V4L2_MEMORY_MMAP;
+		int r = vmedia_guest_dqbuf(g, id, &b);
+		if (r == -EAGAIN) {
+			RT_ASSERT(vql_now_ns() < deadline);
+			sleep_ms(1);
+			continue;
+		}
+		RT_ASSERT(r == 0);
+		RT_ASSERT(!(b.flags & V4L2_BUF_FLAG_ERROR));
+		RT_ASSERT(b.bytesused == f.fmt.pix.sizeimage);
+		uint64_t us = (uint64_t)b.timestamp.tv_sec * 1000000u + (uint64_t)b.timestamp.tv_usec;
+		if (got) {
+			RT_ASSERT(b.sequence == last_seq + 1);
+			RT_ASSERT(us > last_us);
+		} else {
+			RT_ASSERT(b.sequence == 0);
+		}
+		last_seq = b.sequence;
+		last_us = us;
+		got++;
+		struct v4l2_buffer qb = { .index = b.index, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_MMAP };
+		RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_QBUF, &qb) == 0);
+	}
+	struct cam_snap c = { .rt = rt, .sd = sd };
+	cam_snap_take(&c);
+	RT_ASSERT(c.timers_used == 1 && c.next_deadline != 0);
+
+	/* STREAMOFF cancels the timer: nothing more is produced. */
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_STREAMOFF, &type) == 0);
+	cam_snap_take(&c);
+	RT_ASSERT(c.timers_used == 0 && c.next_deadline == 0);
+	uint64_t sent = c.events_sent;
+	sleep_ms(100); /* six intervals at 1/60 s */
+	cam_snap_take(&c);
+	RT_ASSERT(c.events_sent == sent);
+	RT_ASSERT(c.timers_used == 0);
+	RT_ASSERT(vmedia_guest_pending_dqbufs(g, id, V4L2_BUF_TYPE_VIDEO_CAPTURE) == 0);
+
+	rb.count = 0;
+	RT_ASSERT(vmedia_guest_ioctl(g, id, VIDIOC_REQBUFS, &rb) == 0);
+	RT_ASSERT(vmedia_guest_close(g, id) == 0);
+	vmedia_runtime_stop(rt);
+	RT_ASSERT(vmedia_runtime_error(rt) == 0);
+	RT_ASSERT(g->stats.timeouts == 0);
+	vmedia_runtime_destroy(rt);
+	RT_ASSERT(dev->env_ops == NULL);
+	vmedia_device_destroy(dev);
+	vmedia_simple_free(sd);
+	vq_queue_destroy(&cq);
+	vq_queue_destroy(&eq);
+	vmedia_guest_destroy(g);
+	vmedia_shm_destroy(&shm);
+	free(rt);
+	free(dev);
+	free(g);
+	close(cmd_kick);
+	close(ev_kick);
+	close(call);
 }
 
 #ifdef RT_TEST_PLAIN

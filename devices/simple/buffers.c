@@ -48,9 +48,66 @@ static bool busy(const struct vmedia_simple *sd, const struct simple_session *ss
 	return sd->owner && sd->owner != ss;
 }
 
+/* ---- real-time pacing on the environment's timer ----
+ *
+ * With dev->env_ops (the device runs under the runtime) a periodic timer
+ * at the frame interval runs the tick while the queue streams; without it
+ * the caller ticks.  A timer expiry means a frame is due: the tick gets the
+ * current time with the deadline pulled back to it, so timer jitter never
+ * skips a frame, and expirations that piled up give one frame, not a burst. */
+
+static void pace_stop(struct vmedia_simple *sd)
+{
+	if (sd->pace_timer < 0)
+		return;
+	/* An environment that went away (the runtime was destroyed first)
+	 * took its timers with it. */
+	if (sd->dev && sd->dev->env_ops == sd->pace_ops && sd->dev->env == sd->pace_env)
+		sd->pace_ops->timer_cancel(sd->pace_env, sd->pace_timer);
+	sd->pace_timer = -1;
+	sd->pace_ops = NULL;
+	sd->pace_env = NULL;
+}
+
+static void pace_fired(void *arg, uint64_t expirations)
+{
+	struct vmedia_simple *sd = arg;
+	(void)expirations;
+	uint64_t now = monotonic_ns();
+	if (sd->deadline > now)
+		sd->deadline = now;
+	vmedia_simple_tick(sd, now);
+}
+
+/* Start (or restart) the timer, first expiry at @first_ns.  Returns 0
+ * (also when there is no environment or in benchmark mode) or -errno. */
+static int pace_start(struct vmedia_simple *sd, uint64_t first_ns)
+{
+	pace_stop(sd);
+	const struct vmedia_env_ops *ops = sd->dev ? sd->dev->env_ops : NULL;
+	if (sd->cfg.benchmark || !ops)
+		return 0;
+	int h = ops->timer_start(sd->dev->env, first_ns, simple_interval_ns(&sd->parm),
+				 pace_fired, sd);
+	if (h < 0)
+		return h;
+	sd->pace_timer = h;
+	sd->pace_ops = ops;
+	sd->pace_env = sd->dev->env;
+	return 0;
+}
+
+int simple_pace_restart(struct vmedia_simple *sd)
+{
+	if (sd->pace_timer < 0)
+		return 0;
+	return pace_start(sd, monotonic_ns() + simple_interval_ns(&sd->parm));
+}
+
 /* Every buffer back to DEQUEUED, USERPTR memory returned unwritten. */
 static void cancel(struct vmedia_simple *sd)
 {
+	pace_stop(sd);
 	for (uint32_t i = 0; i < sd->nbufs; i++) {
 		struct simple_buf *b = &sd->bufs[i];
 		vmedia_usermem_put(b->mem, false);
@@ -327,6 +384,13 @@ int simple_streamon(struct vmedia_session *s, int *type)
 	sd->streaming = true;
 	sd->sequence = 0;
 	sd->deadline = monotonic_ns(); /* the first frame is due at once */
+	/* Under an environment the timer produces it one interval later. */
+	int r = pace_start(sd, sd->deadline + simple_interval_ns(&sd->parm));
+	if (r) {
+		sd->streaming = false;
+		sd->deadline = 0;
+		return r;
+	}
 	produce_all(sd);
 	return 0;
 }

@@ -35,6 +35,7 @@ struct vmedia_simple *vmedia_simple_new(const struct vmedia_simple_config *cfg)
 	simple_parm_default(&sd->parm);
 	simple_ctrls_init(&sd->ctrls);
 	simple_pattern_init(&sd->pattern);
+	sd->pace_timer = -1;
 	return sd;
 }
 
@@ -144,10 +145,15 @@ static int simple_g_parm_hook(struct vmedia_session *s, struct v4l2_streamparm *
 }
 
 /* Allowed while streaming: the next real-time deadline uses the new
- * interval. */
+ * interval, and a frame timer restarts with it as its period. */
 static int simple_s_parm_hook(struct vmedia_session *s, struct v4l2_streamparm *p)
 {
-	return simple_s_parm(&dev_of(s)->parm, p);
+	struct vmedia_simple *sd = dev_of(s);
+	uint64_t old = simple_interval_ns(&sd->parm);
+	int r = simple_s_parm(&sd->parm, p);
+	if (r || simple_interval_ns(&sd->parm) == old)
+		return r;
+	return simple_pace_restart(sd);
 }
 
 /* ---- the one input ---- */

@@ -141,6 +141,11 @@ struct vmedia_simple {
 	bool streaming;
 	uint32_t sequence;
 	uint64_t deadline; /* real-time mode: when the next frame is due */
+	/* Real-time mode under an environment (dev->env_ops): the frame timer
+	 * while streaming, and the environment it was started in. */
+	int pace_timer; /* handle, or -1 */
+	const struct vmedia_env_ops *pace_ops;
+	void *pace_env;
 };
 
 /* Buffer and streaming hooks (buffers.c). */
@@ -151,6 +156,9 @@ int simple_qbuf(struct vmedia_session *s, struct vmedia_buffer *b);
 int simple_prepare_buf(struct vmedia_session *s, struct vmedia_buffer *b);
 int simple_streamon(struct vmedia_session *s, int *type);
 int simple_streamoff(struct vmedia_session *s, int *type);
+/* Real-time pacing on the environment's timer (buffers.c): the frame
+ * interval changed while streaming: restart the timer with it. */
+int simple_pace_restart(struct vmedia_simple *sd);
 /* @ss is closing: if it owns the queue, stop and free everything. */
 void simple_buffers_release(struct vmedia_simple *sd, struct simple_session *ss);
 

@@ -15,9 +15,14 @@
  * It never blocks and never sleeps.  Frames are produced in one of two ways:
  *  - benchmark mode: a queued buffer of a streaming session is filled and
  *    returned at once (as fast as buffers come in);
- *  - real-time mode: vmedia_simple_tick() fills one buffer per call; the
- *    caller calls it every frame interval (an event-loop timer, or a sleep
- *    in a simple tool).  vmedia_simple_next_deadline() says when.
+ *  - real-time mode: vmedia_simple_tick() fills one buffer per frame
+ *    interval.  When the device runs under an environment that offers
+ *    timers (dev->env_ops, set by the runtime), a periodic timer at the
+ *    frame interval calls it while the queue streams: started by STREAMON
+ *    (first expiry one interval later), restarted when S_PARM changes the
+ *    interval, cancelled by STREAMOFF, REQBUFS(0) and close.  Without one
+ *    (inline: same-thread tests, the vqmedia tool) the caller calls it
+ *    every frame interval; vmedia_simple_next_deadline() says when.
  */
 #ifndef VMEDIA_SIMPLE_H
 #define VMEDIA_SIMPLE_H
