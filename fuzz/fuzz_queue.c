@@ -1096,6 +1096,13 @@ static void op_enable(void)
 	if (q->broken) {
 		want = -EIO;
 	} else {
+		/* enable stores before it re-reads the ring, and a hostile layout
+		 * may alias the store with avail->idx: make the same (idempotent)
+		 * store first so the prediction reads what enable will read. */
+		if (q->event_idx)
+			vq_store16(q->avail_event, q->last_avail);
+		else
+			vq_store16(&q->used->flags, 0);
 		uint16_t n = (uint16_t)(vq_load_acquire16(&q->avail->idx) - q->last_avail);
 		want = n > q->size ? -EIO : n ? 1 : 0;
 	}
