@@ -106,36 +106,7 @@ enum op {
 
 enum mem_mode { MEM_FAKE, MEM_PAGES, MEM_LIAR, MEM_SPLIT };
 
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-static uint16_t u16(struct in *in)
-{
-	uint16_t lo = u8(in);
-	uint16_t hi = u8(in);
-	return (uint16_t)(lo | hi << 8);
-}
-static uint32_t u32(struct in *in)
-{
-	uint32_t lo = u16(in);
-	uint32_t hi = u16(in);
-	return lo | hi << 16;
-}
-static uint64_t u64(struct in *in)
-{
-	uint64_t lo = u32(in);
-	uint64_t hi = u32(in);
-	return lo | hi << 32;
-}
+#include "fuzz_input.h"
 /* An index: one byte, or 0xff and a raw u16. */
 static uint16_t idx16(struct in *in)
 {

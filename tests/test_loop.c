@@ -3,7 +3,7 @@
  * loop/: the io_uring reactor.  Tests assert counts and order, never timings;
  * every wait is bounded so a broken loop fails instead of hanging.
  *
- * Built twice: as a criterion suite (test_loop) and, with LOOP_TEST_PLAIN, as
+ * Built twice: as a criterion suite (test_loop) and, with PLAIN_TEST, as
  * a plain program (test_loop_plain) that runs the same tests in sequence —
  * criterion's runner is not ThreadSanitizer-clean, so TSan runs that one.
  * Assertions only ever run on the test's own thread; helper threads record
@@ -22,33 +22,7 @@
 
 #include "vql_loop.h"
 
-#ifdef LOOP_TEST_PLAIN
-struct lt_case {
-	const char *name;
-	void (*fn)(void);
-};
-static struct lt_case lt_cases[64];
-static unsigned lt_ncases;
-#define LT_TEST(s, n)                                                                      \
-	static void s##_##n(void);                                                         \
-	__attribute__((constructor)) static void lt_reg_##s##_##n(void)                    \
-	{                                                                                  \
-		lt_cases[lt_ncases++] = (struct lt_case){ #s "::" #n, s##_##n };           \
-	}                                                                                  \
-	static void s##_##n(void)
-#define LT_ASSERT(c)                                                                       \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,         \
-				__LINE__, #c);                                             \
-			exit(1);                                                           \
-		}                                                                          \
-	} while (0)
-#else
-#include <criterion/criterion.h>
-#define LT_TEST(s, n) Test(s, n, .timeout = 60)
-#define LT_ASSERT(c) cr_assert(c, "%s", #c)
-#endif
+#include "dual_test.h"
 
 #define MODES 2 /* 0: multishot where the kernel has it; 1: single-shot forced */
 static const unsigned mode_flags[MODES] = { 0, VQL_LOOP_NO_MULTISHOT };
@@ -56,10 +30,10 @@ static const unsigned mode_flags[MODES] = { 0, VQL_LOOP_NO_MULTISHOT };
 static void loop_init(struct vql_loop *l, unsigned flags)
 {
 	int r = vql_loop_init_flags(l, 64, flags);
-	LT_ASSERT(r == 0);
+	DUAL_ASSERT(r == 0);
 	/* Multishot where the kernel has it (5.13+); never when told not to. */
 	if (flags & VQL_LOOP_NO_MULTISHOT)
-		LT_ASSERT(!(l->features & VQL_FEAT_POLL_MULTISHOT));
+		DUAL_ASSERT(!(l->features & VQL_FEAT_POLL_MULTISHOT));
 }
 
 /* Run until *@done says so, at most ~10 s; a loop that never gets there
@@ -68,9 +42,9 @@ static void run_until(struct vql_loop *l, bool (*done)(void *), void *arg)
 {
 	uint64_t end = vql_now_ns() + 10000000000ull;
 	while (!done(arg)) {
-		LT_ASSERT(vql_now_ns() < end);
+		DUAL_ASSERT(vql_now_ns() < end);
 		int r = vql_loop_run_once(l, 50000000);
-		LT_ASSERT(r >= 0 || r == -EINTR);
+		DUAL_ASSERT(r >= 0 || r == -EINTR);
 	}
 }
 
@@ -90,7 +64,7 @@ static unsigned run_for(struct vql_loop *l, unsigned ms)
 
 static void efd_write(int fd, uint64_t v)
 {
-	LT_ASSERT(write(fd, &v, sizeof(v)) == sizeof(v));
+	DUAL_ASSERT(write(fd, &v, sizeof(v)) == sizeof(v));
 }
 
 /* ---- eventfd kicks ---------------------------------------------------- */
@@ -138,45 +112,45 @@ static void kick_count(unsigned flags)
 	struct vql_loop l;
 	loop_init(&l, flags);
 	int efd = eventfd(0, EFD_CLOEXEC); /* blocking: the watch must cope */
-	LT_ASSERT(efd >= 0);
+	DUAL_ASSERT(efd >= 0);
 	struct kick k = { 0 };
-	LT_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
 
 	/* One thread: each kick is seen with its exact value. */
 	for (uint64_t i = 1; i <= 20; i++) {
 		efd_write(efd, i);
 		k.target += i;
 		run_until(&l, kick_done, &k);
-		LT_ASSERT(k.sum == k.target);
-		LT_ASSERT(k.calls == i);
+		DUAL_ASSERT(k.sum == k.target);
+		DUAL_ASSERT(k.calls == i);
 	}
 	/* Kicks that pile up while the loop is busy coalesce; none is lost. */
 	for (int i = 0; i < 5; i++)
 		efd_write(efd, 1);
 	k.target += 5;
 	run_until(&l, kick_done, &k);
-	LT_ASSERT(k.sum == k.target);
+	DUAL_ASSERT(k.sum == k.target);
 
 	/* From another thread. */
 	struct kicker kt = { .fd = efd, .n = 20000 };
 	pthread_t th;
 	k.target += kt.n;
-	LT_ASSERT(pthread_create(&th, NULL, kicker_main, &kt) == 0);
+	DUAL_ASSERT(pthread_create(&th, NULL, kicker_main, &kt) == 0);
 	run_until(&l, kick_done, &k);
 	pthread_join(th, NULL);
-	LT_ASSERT(!kt.failed);
-	LT_ASSERT(k.sum == k.target);
+	DUAL_ASSERT(!kt.failed);
+	DUAL_ASSERT(k.sum == k.target);
 	/* Nothing more arrives: no duplicate counts. */
 	run_for(&l, 20);
-	LT_ASSERT(k.sum == k.target);
-	LT_ASSERT(vql_unwatch(&k.w) == 0);
-	LT_ASSERT(vql_unwatch(&k.w) == -ENOENT);
+	DUAL_ASSERT(k.sum == k.target);
+	DUAL_ASSERT(vql_unwatch(&k.w) == 0);
+	DUAL_ASSERT(vql_unwatch(&k.w) == -ENOENT);
 	vql_loop_destroy(&l);
 	close(efd);
 }
 
-LT_TEST(loop, eventfd_kick_count_multishot) { kick_count(mode_flags[0]); }
-LT_TEST(loop, eventfd_kick_count_singleshot) { kick_count(mode_flags[1]); }
+DUAL_TEST(loop, eventfd_kick_count_multishot) { kick_count(mode_flags[0]); }
+DUAL_TEST(loop, eventfd_kick_count_singleshot) { kick_count(mode_flags[1]); }
 
 /* ---- many watches ----------------------------------------------------- */
 
@@ -215,14 +189,14 @@ static void many_watches(unsigned flags)
 	struct vql_loop l;
 	loop_init(&l, flags);
 	struct pw *p = calloc(NPIPES, sizeof(*p));
-	LT_ASSERT(p);
+	DUAL_ASSERT(p);
 	pw_total = 0;
 	for (int i = 0; i < NPIPES; i++) {
 		int fds[2];
-		LT_ASSERT(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+		DUAL_ASSERT(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
 		p[i].rd = fds[0];
 		p[i].wr = fds[1];
-		LT_ASSERT(vql_watch_fd(&l, &p[i].w, p[i].rd, POLLIN, on_pipe, &p[i]) == 0);
+		DUAL_ASSERT(vql_watch_fd(&l, &p[i].w, p[i].rd, POLLIN, on_pipe, &p[i]) == 0);
 	}
 	/* Three rounds; pipe i gets i % 7 + 1 bytes per round. */
 	unsigned target = 0;
@@ -230,26 +204,26 @@ static void many_watches(unsigned flags)
 		for (int i = 0; i < NPIPES; i++) {
 			char buf[8] = { 0 };
 			unsigned n = (unsigned)(i % 7 + 1);
-			LT_ASSERT(write(p[i].wr, buf, n) == (ssize_t)n);
+			DUAL_ASSERT(write(p[i].wr, buf, n) == (ssize_t)n);
 			target += n;
 		}
 		run_until(&l, pw_done, &target);
-		LT_ASSERT(pw_total == target);
+		DUAL_ASSERT(pw_total == target);
 	}
 	for (int i = 0; i < NPIPES; i++) {
-		LT_ASSERT(p[i].bytes == 3u * (unsigned)(i % 7 + 1));
-		LT_ASSERT(p[i].calls >= 3);
-		LT_ASSERT(vql_unwatch(&p[i].w) == 0);
+		DUAL_ASSERT(p[i].bytes == 3u * (unsigned)(i % 7 + 1));
+		DUAL_ASSERT(p[i].calls >= 3);
+		DUAL_ASSERT(vql_unwatch(&p[i].w) == 0);
 		close(p[i].rd);
 		close(p[i].wr);
 	}
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 	free(p);
 }
 
-LT_TEST(loop, many_watches_multishot) { many_watches(mode_flags[0]); }
-LT_TEST(loop, many_watches_singleshot) { many_watches(mode_flags[1]); }
+DUAL_TEST(loop, many_watches_multishot) { many_watches(mode_flags[0]); }
+DUAL_TEST(loop, many_watches_singleshot) { many_watches(mode_flags[1]); }
 
 /* ---- unwatch from callbacks ------------------------------------------- */
 
@@ -291,7 +265,7 @@ static void pair_cb(struct vql_watch *w, uint64_t count, void *opaque)
 	 * already pending: its callback must never run. */
 	for (int i = 0; i < 2; i++) {
 		if (pr->w[i] && pr->w[i] != w) {
-			LT_ASSERT(vql_unwatch(pr->w[i]) == 0);
+			DUAL_ASSERT(vql_unwatch(pr->w[i]) == 0);
 			free(pr->mem[i]);
 			pr->w[i] = NULL;
 		}
@@ -307,55 +281,55 @@ static void unwatch_in_callback(unsigned flags)
 	/* Self: unwatch + free inside the callback, then kick again. */
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct selfw *s = calloc(1, sizeof(*s));
-	LT_ASSERT(efd >= 0 && s);
+	DUAL_ASSERT(efd >= 0 && s);
 	s->calls = &calls;
-	LT_ASSERT(vql_watch_eventfd(&l, &s->w, efd, on_unwatch_free, s) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, &s->w, efd, on_unwatch_free, s) == 0);
 	efd_write(efd, 1);
 	efd_write(efd, 1);
 	run_until(&l, calls_nonzero, &calls);
-	LT_ASSERT(calls == 1);
+	DUAL_ASSERT(calls == 1);
 	efd_write(efd, 1);
 	run_for(&l, 20);
-	LT_ASSERT(calls == 1);
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(calls == 1);
+	DUAL_ASSERT(l.live == 0);
 
 	/* Two ready watches, the first callback unwatches the second.  The
 	 * kick left in efd above is drained first. */
 	uint64_t v;
-	LT_ASSERT(read(efd, &v, sizeof(v)) == sizeof(v) && v == 1);
+	DUAL_ASSERT(read(efd, &v, sizeof(v)) == sizeof(v) && v == 1);
 	int efd2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	LT_ASSERT(efd2 >= 0);
+	DUAL_ASSERT(efd2 >= 0);
 	struct pair pr = { 0 };
 	for (int i = 0; i < 2; i++) {
 		pr.mem[i] = calloc(1, sizeof(struct vql_watch));
 		pr.w[i] = pr.mem[i];
-		LT_ASSERT(pr.w[i]);
+		DUAL_ASSERT(pr.w[i]);
 	}
-	LT_ASSERT(vql_watch_eventfd(&l, pr.w[0], efd, pair_cb, &pr) == 0);
-	LT_ASSERT(vql_watch_eventfd(&l, pr.w[1], efd2, pair_cb, &pr) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, pr.w[0], efd, pair_cb, &pr) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, pr.w[1], efd2, pair_cb, &pr) == 0);
 	run_for(&l, 5); /* armed, idle */
 	efd_write(efd, 1);
 	efd_write(efd2, 1);
 	run_until(&l, calls_nonzero, &pr.calls);
 	run_for(&l, 20);
-	LT_ASSERT(pr.calls == 1);
+	DUAL_ASSERT(pr.calls == 1);
 	/* The survivor is still live and sees its next kick. */
 	int alive = pr.w[0] ? 0 : 1;
-	LT_ASSERT(pr.w[alive] && vql_watch_active(pr.w[alive]));
+	DUAL_ASSERT(pr.w[alive] && vql_watch_active(pr.w[alive]));
 	efd_write(alive ? efd2 : efd, 1);
 	pr.calls = 0;
 	run_until(&l, calls_nonzero, &pr.calls);
-	LT_ASSERT(pr.calls == 1);
-	LT_ASSERT(vql_unwatch(pr.w[alive]) == 0);
+	DUAL_ASSERT(pr.calls == 1);
+	DUAL_ASSERT(vql_unwatch(pr.w[alive]) == 0);
 	free(pr.mem[alive]);
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 	close(efd);
 	close(efd2);
 }
 
-LT_TEST(loop, unwatch_in_callback_multishot) { unwatch_in_callback(mode_flags[0]); }
-LT_TEST(loop, unwatch_in_callback_singleshot) { unwatch_in_callback(mode_flags[1]); }
+DUAL_TEST(loop, unwatch_in_callback_multishot) { unwatch_in_callback(mode_flags[0]); }
+DUAL_TEST(loop, unwatch_in_callback_singleshot) { unwatch_in_callback(mode_flags[1]); }
 
 /* ---- fds that close or are invalid ------------------------------------ */
 
@@ -384,13 +358,13 @@ static void peer_closes(unsigned flags)
 	struct vql_loop l;
 	loop_init(&l, flags);
 	int fds[2];
-	LT_ASSERT(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+	DUAL_ASSERT(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
 	struct ev e = { .fd = fds[0] };
-	LT_ASSERT(vql_watch_fd(&l, &e.w, fds[0], POLLIN, on_ev, &e) == 0);
+	DUAL_ASSERT(vql_watch_fd(&l, &e.w, fds[0], POLLIN, on_ev, &e) == 0);
 	run_for(&l, 5);
-	LT_ASSERT(e.calls == 0);
+	DUAL_ASSERT(e.calls == 0);
 	/* Data and the hang-up together: both reported, data still readable. */
-	LT_ASSERT(write(fds[1], "abc", 3) == 3);
+	DUAL_ASSERT(write(fds[1], "abc", 3) == 3);
 	close(fds[1]);
 	run_until(&l, calls_nonzero, &e.calls);
 	/* The data may come alone first (multishot sees the write's wake-up
@@ -398,70 +372,70 @@ static void peer_closes(unsigned flags)
 	while (!(e.last & POLLHUP)) {
 		unsigned before = e.calls;
 		run_for(&l, 5);
-		LT_ASSERT(e.calls > before || (e.last & POLLHUP));
+		DUAL_ASSERT(e.calls > before || (e.last & POLLHUP));
 	}
-	LT_ASSERT(e.last & POLLHUP);
-	LT_ASSERT(e.bytes == 3);
-	LT_ASSERT(!vql_watch_active(&e.w));
-	LT_ASSERT(vql_unwatch(&e.w) == -ENOENT);
+	DUAL_ASSERT(e.last & POLLHUP);
+	DUAL_ASSERT(e.bytes == 3);
+	DUAL_ASSERT(!vql_watch_active(&e.w));
+	DUAL_ASSERT(vql_unwatch(&e.w) == -ENOENT);
 	/* Ended, not spinning: no callback and next to no completions. */
 	unsigned calls = e.calls;
 	uint64_t cqes = l.stats.cqes;
 	run_for(&l, 30);
-	LT_ASSERT(e.calls == calls);
-	LT_ASSERT(l.stats.cqes - cqes <= 4);
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(e.calls == calls);
+	DUAL_ASSERT(l.stats.cqes - cqes <= 4);
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 	close(fds[0]);
 }
 
-LT_TEST(loop, peer_closes_pollhup_multishot) { peer_closes(mode_flags[0]); }
-LT_TEST(loop, peer_closes_pollhup_singleshot) { peer_closes(mode_flags[1]); }
+DUAL_TEST(loop, peer_closes_pollhup_multishot) { peer_closes(mode_flags[0]); }
+DUAL_TEST(loop, peer_closes_pollhup_singleshot) { peer_closes(mode_flags[1]); }
 
 static void closed_fd(unsigned flags)
 {
 	struct vql_loop l;
 	loop_init(&l, flags);
 	int fd = eventfd(0, EFD_CLOEXEC);
-	LT_ASSERT(fd >= 0);
+	DUAL_ASSERT(fd >= 0);
 	close(fd); /* nothing opens between here and the watch: one thread */
 	struct ev e = { .fd = -1 };
-	LT_ASSERT(vql_watch_fd(&l, &e.w, fd, POLLIN, on_ev, &e) == 0);
+	DUAL_ASSERT(vql_watch_fd(&l, &e.w, fd, POLLIN, on_ev, &e) == 0);
 	run_until(&l, calls_nonzero, &e.calls);
-	LT_ASSERT(e.calls == 1);
-	LT_ASSERT(e.last & POLLNVAL);
-	LT_ASSERT(!vql_watch_active(&e.w));
+	DUAL_ASSERT(e.calls == 1);
+	DUAL_ASSERT(e.last & POLLNVAL);
+	DUAL_ASSERT(!vql_watch_active(&e.w));
 	run_for(&l, 20);
-	LT_ASSERT(e.calls == 1);
+	DUAL_ASSERT(e.calls == 1);
 	/* A negative fd too. */
 	struct ev e2 = { .fd = -1 };
-	LT_ASSERT(vql_watch_fd(&l, &e2.w, -1, POLLIN, on_ev, &e2) == 0);
+	DUAL_ASSERT(vql_watch_fd(&l, &e2.w, -1, POLLIN, on_ev, &e2) == 0);
 	run_until(&l, calls_nonzero, &e2.calls);
-	LT_ASSERT(e2.calls == 1 && (e2.last & POLLNVAL));
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(e2.calls == 1 && (e2.last & POLLNVAL));
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 }
 
-LT_TEST(loop, closed_fd_pollnval_multishot) { closed_fd(mode_flags[0]); }
-LT_TEST(loop, closed_fd_pollnval_singleshot) { closed_fd(mode_flags[1]); }
+DUAL_TEST(loop, closed_fd_pollnval_multishot) { closed_fd(mode_flags[0]); }
+DUAL_TEST(loop, closed_fd_pollnval_singleshot) { closed_fd(mode_flags[1]); }
 
-LT_TEST(loop, watch_busy_and_rewatch)
+DUAL_TEST(loop, watch_busy_and_rewatch)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct kick k = { 0 };
-	LT_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
-	LT_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == -EBUSY);
+	DUAL_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == -EBUSY);
 	/* Unwatch with a kick pending, watch again at once (same slot, new
 	 * generation): the old completion must not reach the new watch twice. */
 	efd_write(efd, 1);
-	LT_ASSERT(vql_unwatch(&k.w) == 0);
-	LT_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
+	DUAL_ASSERT(vql_unwatch(&k.w) == 0);
+	DUAL_ASSERT(vql_watch_eventfd(&l, &k.w, efd, on_kick, &k) == 0);
 	k.target = 1;
 	run_until(&l, kick_done, &k);
 	run_for(&l, 10);
-	LT_ASSERT(k.sum == 1 && k.calls == 1);
+	DUAL_ASSERT(k.sum == 1 && k.calls == 1);
 	vql_loop_destroy(&l);
 	close(efd);
 }
@@ -481,7 +455,7 @@ static void on_timer(struct vql_timer *t, uint64_t exp, void *opaque)
 	m->calls++;
 	m->exps += exp;
 	if (m->cancel_at && m->calls == m->cancel_at)
-		LT_ASSERT(vql_timer_cancel(t) == 0);
+		DUAL_ASSERT(vql_timer_cancel(t) == 0);
 }
 
 static bool exps_at_least(void *p)
@@ -490,79 +464,79 @@ static bool exps_at_least(void *p)
 	return m->exps >= 10;
 }
 
-LT_TEST(loop, timer_oneshot)
+DUAL_TEST(loop, timer_oneshot)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	struct tmr m = { 0 };
-	LT_ASSERT(vql_timer_start(&l, &m.t, 1000000, 0, on_timer, &m) == 0);
-	LT_ASSERT(vql_timer_active(&m.t));
+	DUAL_ASSERT(vql_timer_start(&l, &m.t, 1000000, 0, on_timer, &m) == 0);
+	DUAL_ASSERT(vql_timer_active(&m.t));
 	run_until(&l, calls_nonzero, &m.calls);
-	LT_ASSERT(m.calls == 1 && m.exps == 1);
-	LT_ASSERT(!vql_timer_active(&m.t));
-	LT_ASSERT(vql_timer_cancel(&m.t) == -ENOENT);
+	DUAL_ASSERT(m.calls == 1 && m.exps == 1);
+	DUAL_ASSERT(!vql_timer_active(&m.t));
+	DUAL_ASSERT(vql_timer_cancel(&m.t) == -ENOENT);
 	run_for(&l, 20);
-	LT_ASSERT(m.calls == 1);
+	DUAL_ASSERT(m.calls == 1);
 	/* Cancelled before it fires: never runs. */
 	struct tmr m2 = { 0 };
-	LT_ASSERT(vql_timer_start(&l, &m2.t, 5000000, 0, on_timer, &m2) == 0);
-	LT_ASSERT(vql_timer_cancel(&m2.t) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m2.t, 5000000, 0, on_timer, &m2) == 0);
+	DUAL_ASSERT(vql_timer_cancel(&m2.t) == 0);
 	run_for(&l, 30);
-	LT_ASSERT(m2.calls == 0);
+	DUAL_ASSERT(m2.calls == 0);
 	/* Restarted while armed: fires once. */
-	LT_ASSERT(vql_timer_start(&l, &m2.t, 50000000, 0, on_timer, &m2) == 0);
-	LT_ASSERT(vql_timer_start(&l, &m2.t, 1000000, 0, on_timer, &m2) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m2.t, 50000000, 0, on_timer, &m2) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m2.t, 1000000, 0, on_timer, &m2) == 0);
 	run_until(&l, calls_nonzero, &m2.calls);
 	run_for(&l, 80);
-	LT_ASSERT(m2.calls == 1);
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(m2.calls == 1);
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 }
 
-LT_TEST(loop, timer_periodic)
+DUAL_TEST(loop, timer_periodic)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	struct tmr m = { 0 };
 	uint64_t t0 = vql_now_ns();
-	LT_ASSERT(vql_timer_start(&l, &m.t, 1000000, 1000000, on_timer, &m) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m.t, 1000000, 1000000, on_timer, &m) == 0);
 	run_until(&l, exps_at_least, &m);
 	uint64_t elapsed = vql_now_ns() - t0;
-	LT_ASSERT(vql_timer_cancel(&m.t) == 0);
+	DUAL_ASSERT(vql_timer_cancel(&m.t) == 0);
 	unsigned calls = m.calls;
 	/* Bounded: no more expirations than whole periods elapsed (+1 for
 	 * the one at start + first). */
-	LT_ASSERT(m.exps <= elapsed / 1000000 + 1);
-	LT_ASSERT(m.calls <= m.exps);
+	DUAL_ASSERT(m.exps <= elapsed / 1000000 + 1);
+	DUAL_ASSERT(m.calls <= m.exps);
 	run_for(&l, 20);
-	LT_ASSERT(m.calls == calls);
+	DUAL_ASSERT(m.calls == calls);
 
 	/* Cancelled from its own callback on the 5th call. */
 	struct tmr m2 = { .cancel_at = 5 };
-	LT_ASSERT(vql_timer_start(&l, &m2.t, 0, 1000000, on_timer, &m2) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m2.t, 0, 1000000, on_timer, &m2) == 0);
 	run_for(&l, 50);
-	LT_ASSERT(m2.calls == 5);
-	LT_ASSERT(!vql_timer_active(&m2.t));
-	LT_ASSERT(l.live == 0);
+	DUAL_ASSERT(m2.calls == 5);
+	DUAL_ASSERT(!vql_timer_active(&m2.t));
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 }
 
 /* The loop stalls for 5 periods: one callback reports them (no burst), and
  * the next deadline stays on the original grid. */
-LT_TEST(loop, timer_periodic_catch_up)
+DUAL_TEST(loop, timer_periodic_catch_up)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	struct tmr m = { 0 };
-	LT_ASSERT(vql_timer_start(&l, &m.t, 10000000, 10000000, on_timer, &m) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m.t, 10000000, 10000000, on_timer, &m) == 0);
 	uint64_t start_deadline = m.t.deadline_ns;
 	struct timespec ts = { 0, 55000000 };
 	nanosleep(&ts, NULL);
 	run_until(&l, calls_nonzero, &m.calls);
-	LT_ASSERT(m.calls == 1);
-	LT_ASSERT(m.exps >= 5);
-	LT_ASSERT((m.t.deadline_ns - start_deadline) % 10000000 == 0);
-	LT_ASSERT(m.t.deadline_ns == start_deadline + m.exps * 10000000);
+	DUAL_ASSERT(m.calls == 1);
+	DUAL_ASSERT(m.exps >= 5);
+	DUAL_ASSERT((m.t.deadline_ns - start_deadline) % 10000000 == 0);
+	DUAL_ASSERT(m.t.deadline_ns == start_deadline + m.exps * 10000000);
 	vql_timer_cancel(&m.t);
 	vql_loop_destroy(&l);
 }
@@ -585,28 +559,28 @@ static bool storm_done(void *p)
 	return storm_fired >= *(unsigned *)p;
 }
 
-LT_TEST(loop, timer_storm)
+DUAL_TEST(loop, timer_storm)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	struct vql_timer *t = calloc(NSTORM, sizeof(*t));
 	unsigned *count = calloc(NSTORM, sizeof(*count));
-	LT_ASSERT(t && count);
+	DUAL_ASSERT(t && count);
 	storm_fired = 0;
 	srand(5);
 	for (int i = 0; i < NSTORM; i++)
-		LT_ASSERT(vql_timer_start(&l, &t[i], (uint64_t)(rand() % 5000) * 1000, 0,
+		DUAL_ASSERT(vql_timer_start(&l, &t[i], (uint64_t)(rand() % 5000) * 1000, 0,
 					  on_storm, &count[i]) == 0);
 	/* Cancel half before any has had a chance to be reaped. */
 	for (int i = 0; i < NSTORM; i += 2)
-		LT_ASSERT(vql_timer_cancel(&t[i]) == 0);
+		DUAL_ASSERT(vql_timer_cancel(&t[i]) == 0);
 	unsigned target = NSTORM / 2;
 	run_until(&l, storm_done, &target);
 	run_for(&l, 30);
 	for (int i = 0; i < NSTORM; i++)
-		LT_ASSERT(count[i] == (i & 1 ? 1u : 0u));
-	LT_ASSERT(storm_fired == NSTORM / 2);
-	LT_ASSERT(l.live == 0);
+		DUAL_ASSERT(count[i] == (i & 1 ? 1u : 0u));
+	DUAL_ASSERT(storm_fired == NSTORM / 2);
+	DUAL_ASSERT(l.live == 0);
 	vql_loop_destroy(&l);
 	free(t);
 	free(count);
@@ -659,7 +633,7 @@ static bool posts_done(void *p)
 	return pc.ran >= (uint64_t)POST_THREADS * POSTS_PER_THREAD;
 }
 
-LT_TEST(loop, post_from_threads)
+DUAL_TEST(loop, post_from_threads)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
@@ -669,19 +643,19 @@ LT_TEST(loop, post_from_threads)
 	struct poster ps[POST_THREADS];
 	for (unsigned i = 0; i < POST_THREADS; i++) {
 		ps[i].id = i;
-		LT_ASSERT(pthread_create(&th[i], NULL, poster_main, &ps[i]) == 0);
+		DUAL_ASSERT(pthread_create(&th[i], NULL, poster_main, &ps[i]) == 0);
 	}
 	run_until(&l, posts_done, NULL);
 	for (unsigned i = 0; i < POST_THREADS; i++)
 		pthread_join(th[i], NULL);
 	run_for(&l, 10);
-	LT_ASSERT(!pc.post_failed);
-	LT_ASSERT(pc.ran == (uint64_t)POST_THREADS * POSTS_PER_THREAD);
-	LT_ASSERT(pc.out_of_order == 0);
+	DUAL_ASSERT(!pc.post_failed);
+	DUAL_ASSERT(pc.ran == (uint64_t)POST_THREADS * POSTS_PER_THREAD);
+	DUAL_ASSERT(pc.out_of_order == 0);
 	for (unsigned i = 0; i < POST_THREADS; i++)
-		LT_ASSERT(pc.next[i] == POSTS_PER_THREAD);
+		DUAL_ASSERT(pc.next[i] == POSTS_PER_THREAD);
 	/* Batched: far fewer wake-ups than posts. */
-	LT_ASSERT(l.stats.wakeups <= pc.ran);
+	DUAL_ASSERT(l.stats.wakeups <= pc.ran);
 	vql_loop_destroy(&l);
 }
 
@@ -690,7 +664,7 @@ static void on_post_self(void *opaque)
 	unsigned *n = opaque;
 	/* Posting from a callback runs it in a later iteration, not nested. */
 	if (++*n < 100)
-		LT_ASSERT(vql_loop_post(pc.l, on_post_self, n) == 0);
+		DUAL_ASSERT(vql_loop_post(pc.l, on_post_self, n) == 0);
 }
 
 static bool hundred(void *p)
@@ -698,16 +672,16 @@ static bool hundred(void *p)
 	return *(unsigned *)p >= 100;
 }
 
-LT_TEST(loop, post_from_callback)
+DUAL_TEST(loop, post_from_callback)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	pc.l = &l;
 	unsigned n = 0;
-	LT_ASSERT(vql_loop_post(&l, on_post_self, &n) == 0);
+	DUAL_ASSERT(vql_loop_post(&l, on_post_self, &n) == 0);
 	run_until(&l, hundred, &n);
 	run_for(&l, 10);
-	LT_ASSERT(n == 100);
+	DUAL_ASSERT(n == 100);
 	vql_loop_destroy(&l);
 }
 
@@ -726,31 +700,31 @@ static void stop_cb(void *p)
 	vql_loop_stop(p);
 }
 
-LT_TEST(loop, stop_from_thread_and_callback)
+DUAL_TEST(loop, stop_from_thread_and_callback)
 {
 	struct vql_loop l;
 	loop_init(&l, 0);
 	/* A periodic timer keeps the loop busy: stop must still be seen. */
 	struct tmr m = { 0 };
-	LT_ASSERT(vql_timer_start(&l, &m.t, 1000000, 1000000, on_timer, &m) == 0);
+	DUAL_ASSERT(vql_timer_start(&l, &m.t, 1000000, 1000000, on_timer, &m) == 0);
 	for (int i = 0; i < 3; i++) {
 		pthread_t th;
-		LT_ASSERT(pthread_create(&th, NULL, stopper_main, &l) == 0);
-		LT_ASSERT(vql_loop_run(&l) == 0);
+		DUAL_ASSERT(pthread_create(&th, NULL, stopper_main, &l) == 0);
+		DUAL_ASSERT(vql_loop_run(&l) == 0);
 		pthread_join(th, NULL);
 	}
 	/* Idle loop (no timer), stopped from another thread. */
 	vql_timer_cancel(&m.t);
 	pthread_t th;
-	LT_ASSERT(pthread_create(&th, NULL, stopper_main, &l) == 0);
-	LT_ASSERT(vql_loop_run(&l) == 0);
+	DUAL_ASSERT(pthread_create(&th, NULL, stopper_main, &l) == 0);
+	DUAL_ASSERT(vql_loop_run(&l) == 0);
 	pthread_join(th, NULL);
 	/* From a callback. */
-	LT_ASSERT(vql_loop_post(&l, stop_cb, &l) == 0);
-	LT_ASSERT(vql_loop_run(&l) == 0);
+	DUAL_ASSERT(vql_loop_post(&l, stop_cb, &l) == 0);
+	DUAL_ASSERT(vql_loop_run(&l) == 0);
 	/* Before run: returns at once. */
 	vql_loop_stop(&l);
-	LT_ASSERT(vql_loop_run(&l) == 0);
+	DUAL_ASSERT(vql_loop_run(&l) == 0);
 	vql_loop_destroy(&l);
 }
 
@@ -785,38 +759,38 @@ static void count_post(void *o)
 static void destroy_outstanding(unsigned flags)
 {
 	struct vql_loop *l = malloc(sizeof(*l));
-	LT_ASSERT(l);
+	DUAL_ASSERT(l);
 	loop_init(l, flags);
 	destroy_calls = 0;
 	enum { N = 50 };
 	struct vql_watch *w = calloc(N, sizeof(*w));
 	struct vql_timer *t = calloc(N, sizeof(*t));
 	int fds[N][2], efd[N];
-	LT_ASSERT(w && t);
+	DUAL_ASSERT(w && t);
 	for (int i = 0; i < N; i++) {
-		LT_ASSERT(pipe2(fds[i], O_NONBLOCK | O_CLOEXEC) == 0);
+		DUAL_ASSERT(pipe2(fds[i], O_NONBLOCK | O_CLOEXEC) == 0);
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		LT_ASSERT(efd[i] >= 0);
+		DUAL_ASSERT(efd[i] >= 0);
 	}
 	/* Armed and idle pipes, ready eventfds whose completions will sit in
 	 * the CQ, long and periodic timers, and posts that never run. */
 	for (int i = 0; i < N / 2; i++)
-		LT_ASSERT(vql_watch_fd(l, &w[i], fds[i][0], POLLIN, count_watch, NULL) == 0);
+		DUAL_ASSERT(vql_watch_fd(l, &w[i], fds[i][0], POLLIN, count_watch, NULL) == 0);
 	for (int i = N / 2; i < N; i++)
-		LT_ASSERT(vql_watch_eventfd(l, &w[i], efd[i], count_efd, NULL) == 0);
+		DUAL_ASSERT(vql_watch_eventfd(l, &w[i], efd[i], count_efd, NULL) == 0);
 	for (int i = 0; i < N; i++)
-		LT_ASSERT(vql_timer_start(l, &t[i], i & 1 ? 3600000000000ull : 1000,
+		DUAL_ASSERT(vql_timer_start(l, &t[i], i & 1 ? 3600000000000ull : 1000,
 					  i & 1 ? 0 : 1000, count_timer, NULL) == 0);
-	LT_ASSERT(vql_loop_run_once(l, 0) >= 0); /* submit */
+	DUAL_ASSERT(vql_loop_run_once(l, 0) >= 0); /* submit */
 	unsigned before = destroy_calls;
 	for (int i = N / 2; i < N; i++)
 		efd_write(efd[i], 1);
 	for (int i = 0; i < 10; i++)
-		LT_ASSERT(vql_loop_post(l, count_post, NULL) == 0);
+		DUAL_ASSERT(vql_loop_post(l, count_post, NULL) == 0);
 	struct timespec ts = { 0, 5000000 };
 	nanosleep(&ts, NULL);
 	vql_loop_destroy(l);
-	LT_ASSERT(destroy_calls == before); /* no callback from destroy */
+	DUAL_ASSERT(destroy_calls == before); /* no callback from destroy */
 	/* Everything may be freed now; ASan/LSan check the rest. */
 	free(w);
 	free(t);
@@ -828,25 +802,6 @@ static void destroy_outstanding(unsigned flags)
 	}
 }
 
-LT_TEST(loop, destroy_outstanding_multishot) { destroy_outstanding(mode_flags[0]); }
-LT_TEST(loop, destroy_outstanding_singleshot) { destroy_outstanding(mode_flags[1]); }
+DUAL_TEST(loop, destroy_outstanding_multishot) { destroy_outstanding(mode_flags[0]); }
+DUAL_TEST(loop, destroy_outstanding_singleshot) { destroy_outstanding(mode_flags[1]); }
 
-#ifdef LOOP_TEST_PLAIN
-int main(int argc, char **argv)
-{
-	unsigned run = 0;
-	for (unsigned i = 0; i < lt_ncases; i++) {
-		bool sel = argc < 2;
-		for (int a = 1; a < argc; a++)
-			sel |= strstr(lt_cases[i].name, argv[a]) != NULL;
-		if (!sel)
-			continue;
-		printf("%s\n", lt_cases[i].name);
-		fflush(stdout);
-		lt_cases[i].fn();
-		run++;
-	}
-	printf("ok: %u tests\n", run);
-	return 0;
-}
-#endif
