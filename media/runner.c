@@ -37,6 +37,7 @@ int vmedia_device_init(struct vmedia_device *dev, const struct vmedia_device_con
 	dev->max_sessions = max_sessions;
 	dev->nslots = round_pow2(max_sessions);
 	dev->usermem_limit = cfg->usermem_limit ? cfg->usermem_limit : DEFAULT_USERMEM_LIMIT;
+	dev->flush_every = cfg->flush_every;
 	/* A chain has at most queue-size descriptors; allow one region
 	 * crossing per descriptor. */
 	dev->cmd_iov_cap = 2 * vq_queue_size(cfg->commandq);
@@ -262,6 +263,7 @@ int vmedia_device_process_commands(struct vmedia_device *dev)
 	struct vq_chain c;
 	vq_chain_init(&c, dev->cmd_iov, dev->cmd_iov_cap);
 	int n = 0;
+	uint32_t since = 0;
 	for (;;) {
 		int r = vq_queue_pop(dev->commandq, &c);
 		if (r == 0)
@@ -272,6 +274,11 @@ int vmedia_device_process_commands(struct vmedia_device *dev)
 			continue; /* malformed chain: already returned, counted */
 		vq_queue_push(dev->commandq, &c, vmedia_device_handle_chain(dev, &c));
 		n++;
+		if (++since == dev->flush_every) {
+			since = 0;
+			if (vq_queue_flush(dev->commandq) < 0)
+				return -EIO;
+		}
 	}
 	return vq_queue_flush(dev->commandq) < 0 ? -EIO : n;
 }

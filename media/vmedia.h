@@ -276,6 +276,7 @@ struct vmedia_device_config {
 	uint32_t max_buffers;         /* MMAP buffers at once; 0 means 1024 */
 	uint32_t event_backlog;       /* events held without eventq buffers; 0 means 256 */
 	uint64_t usermem_limit;       /* bounce bytes at once; 0 means 256 MiB */
+	uint32_t flush_every;         /* publish used entries every N commands; 0: once per drain */
 	struct vmedia_config_space config; /* what the transport exposes */
 };
 
@@ -327,6 +328,7 @@ struct vmedia_device {
 	struct vmedia_event_slot *backlog;
 	uint32_t backlog_cap, backlog_head, backlog_len;
 	uint64_t usermem_limit, usermem_used;
+	uint32_t flush_every;         /* see vmedia_device_config */
 	/* per-command scratch, sized once at init */
 	struct iovec *cmd_iov;
 	uint32_t cmd_iov_cap;
@@ -349,7 +351,8 @@ void vmedia_device_destroy(struct vmedia_device *dev);
 
 /*
  * The commandq was kicked: handle every available command, push the
- * responses and flush once.  Returns the number of commands handled, or
+ * responses and flush once (and every flush_every commands, if set, so a
+ * driver with many commands in flight can refill while the rest are handled).  Returns the number of commands handled, or
  * -EIO if the queue is broken (the transport should reset the device).
  */
 int vmedia_device_process_commands(struct vmedia_device *dev);

@@ -41,43 +41,13 @@ static void call_driver(void *opaque)
  * kick fd; the re-check after enabling catches what it published in the
  * window.  Returns 0 or -EIO.
  */
-/* vmedia_device_process_commands() with a flush (and so a possible call)
- * every rt->flush_every commands, so a driver with many in flight can refill
- * while the rest of a burst is handled. */
-static int process_batched(struct vmedia_runtime *rt)
-{
-	struct vmedia_device *dev = rt->dev;
-	struct vq_chain c;
-	vq_chain_init(&c, dev->cmd_iov, dev->cmd_iov_cap);
-	int n = 0;
-	uint32_t since = 0;
-	for (;;) {
-		int r = vq_queue_pop(dev->commandq, &c);
-		if (r == 0)
-			break;
-		if (r == -EIO)
-			return -EIO;
-		if (r < 0)
-			continue; /* malformed chain: already returned, counted */
-		vq_queue_push(dev->commandq, &c, vmedia_device_handle_chain(dev, &c));
-		n++;
-		if (++since == rt->flush_every) {
-			since = 0;
-			if (vq_queue_flush(dev->commandq) < 0)
-				return -EIO;
-		}
-	}
-	return vq_queue_flush(dev->commandq) < 0 ? -EIO : n;
-}
-
 static int drain_commands(struct vmedia_runtime *rt)
 {
 	struct vq_queue *q = rt->dev->commandq;
 	vq_queue_disable_notify(q);
 	for (;;) {
 		rt->stats.rounds++;
-		int n = rt->flush_every ? process_batched(rt)
-					: vmedia_device_process_commands(rt->dev);
+		int n = vmedia_device_process_commands(rt->dev);
 		if (n < 0)
 			return n;
 		rt->stats.commands += (uint64_t)n;
@@ -292,7 +262,9 @@ int vmedia_runtime_init(struct vmedia_runtime *rt, const struct vmedia_runtime_c
 	rt->call_fd = cfg->call_fd;
 	rt->on_error = cfg->on_error;
 	rt->opaque = cfg->opaque;
-	rt->flush_every = cfg->flush_every;
+	/* The runner does the batching; the runtime only configures it. */
+	if (cfg->flush_every)
+		rt->dev->flush_every = cfg->flush_every;
 	rt->env_timers = calloc(VMEDIA_RT_ENV_SLOTS, sizeof(*rt->env_timers));
 	rt->env_watches = calloc(VMEDIA_RT_ENV_SLOTS, sizeof(*rt->env_watches));
 	if (!rt->env_timers || !rt->env_watches) {

@@ -48,7 +48,8 @@ struct vmedia_runtime_config {
 	/* Publish used entries (and signal the driver if it asked) after every
 	 * this many commands of a burst, not only at its end, so a driver with
 	 * many in flight refills while the device works.  0: once per drain
-	 * pass (vmedia_device_process_commands()). */
+	 * pass.  Non-zero sets the device's flush_every
+	 * (vmedia_device_process_commands() does the batching). */
 	uint32_t flush_every;
 	/* Fatal error (see policy), called once on the loop thread; may be NULL. */
 	void (*on_error)(void *opaque, int err);
@@ -93,7 +94,6 @@ struct vmedia_runtime {
 	struct vmedia_device *dev;
 	struct vql_watch cmd_w, evq_w;
 	int call_fd;
-	uint32_t flush_every;
 	void (*on_error)(void *opaque, int err);
 	void *opaque;
 	pthread_t thread;
