@@ -1,11 +1,33 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a fuzz input as a little-endian byte stream: past its end every
- * read gives 0, so any input is a complete program. */
-#ifndef FUZZ_INPUT_H
-#define FUZZ_INPUT_H
+/* What the fuzz targets share: invariant checks that trap, an optional
+ * trace, and reading the input as a little-endian byte stream (past its end
+ * every read gives 0, so any input is a complete program). */
+#ifndef FUZZ_COMMON_H
+#define FUZZ_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#define CHECK(x)                                                                 \
+	do {                                                                     \
+		if (!(x)) {                                                      \
+			fprintf(stderr, "%s: invariant failed at line %d: %s\n", \
+				__FILE__, __LINE__, #x);                         \
+			__builtin_trap();                                        \
+		}                                                                \
+	} while (0)
+
+/* Build with -DFUZZ_TRACE to see what an input does. */
+#ifdef FUZZ_TRACE
+#define TRACE(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define TRACE(...)                                \
+	do {                                      \
+		if (0)                            \
+			fprintf(stderr, __VA_ARGS__); \
+	} while (0)
+#endif
 
 struct in {
 	const uint8_t *p;
@@ -38,4 +60,4 @@ static inline uint64_t u64(struct in *in)
 	return lo | hi << 32;
 }
 
-#endif /* FUZZ_INPUT_H */
+#endif /* FUZZ_COMMON_H */

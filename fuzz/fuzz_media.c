@@ -72,25 +72,7 @@
 #include "vmedia_ioctl_table.h"
 #include "vq_fake.h"
 
-#define CHECK(x)                                                                 \
-	do {                                                                     \
-		if (!(x)) {                                                      \
-			fprintf(stderr, "fuzz_media: invariant failed at line %d: %s\n", \
-				__LINE__, #x);                                   \
-			__builtin_trap();                                        \
-		}                                                                \
-	} while (0)
-
-/* Build with -DFUZZ_TRACE to see what an input does. */
-#ifdef FUZZ_TRACE
-#define TRACE(...) fprintf(stderr, __VA_ARGS__)
-#else
-#define TRACE(...)                                \
-	do {                                      \
-		if (0)                            \
-			fprintf(stderr, __VA_ARGS__); \
-	} while (0)
-#endif
+#include "fuzz_common.h"
 
 #define KiB 1024u
 #define PAGE 4096u
@@ -135,7 +117,6 @@
 /* ------------------------------------------------------------------------ */
 /* Input. */
 
-#include "fuzz_input.h"
 static void take(struct in *in, void *dst, size_t n)
 {
 	size_t k = n < in->n ? n : in->n;

@@ -49,25 +49,7 @@
 #include "vq_chain.h"
 #include "vq_fake.h"
 
-#define CHECK(x)                                                                 \
-	do {                                                                     \
-		if (!(x)) {                                                      \
-			fprintf(stderr, "fuzz_queue: invariant failed at line %d: %s\n", \
-				__LINE__, #x);                                   \
-			__builtin_trap();                                        \
-		}                                                                \
-	} while (0)
-
-/* Build with -DFUZZ_TRACE to see what an input does. */
-#ifdef FUZZ_TRACE
-#define TRACE(...) fprintf(stderr, __VA_ARGS__)
-#else
-#define TRACE(...)                                \
-	do {                                      \
-		if (0)                            \
-			fprintf(stderr, __VA_ARGS__); \
-	} while (0)
-#endif
+#include "fuzz_common.h"
 
 #define PAGE 4096u
 #define NSLOTS 4
@@ -106,7 +88,6 @@ enum op {
 
 enum mem_mode { MEM_FAKE, MEM_PAGES, MEM_LIAR, MEM_SPLIT };
 
-#include "fuzz_input.h"
 /* An index: one byte, or 0xff and a raw u16. */
 static uint16_t idx16(struct in *in)
 {
