@@ -78,10 +78,11 @@ static uint32_t run_plain(struct vmedia_device *dev, struct vmedia_session *s,
 
 	union plain_payload p;
 	_Static_assert(sizeof(p) >= sizeof(struct v4l2_enc_idx), "payload buffer size");
-	memset(&p, 0, d->size);
 	/* _IOR payloads are not read: the Linux driver sends G_INPUT as WR,
 	 * and whatever the guest put there must not matter. */
-	if ((d->dir & VMEDIA_IOCTL_DIR_W) && vq_reader_read_all(r, &p, d->size)) {
+	if (!(d->dir & VMEDIA_IOCTL_DIR_W)) {
+		memset(&p, 0, d->size);
+	} else if (vq_reader_read_all(r, &p, d->size)) {
 		dev->stats.bad_commands++;
 		return reply(w, EINVAL);
 	}
