@@ -8,7 +8,9 @@ set -eu
 # llvm-symbolizer for readable sanitizer stacks.  gcc brings its own ASan and
 # UBSan runtimes but only recommends libc6-dev.  v4l-utils brings
 # v4l2-compliance, libv4l-dev the libv4l2 plugin API; libswscale and libpng
-# turn captured frames into Y4M and PNG files.
+# turn captured frames into Y4M and PNG files.  libavcodec / libavformat are
+# the decoder device's codecs and the tool's demuxer; ffmpeg (its encoders
+# and its own decodes) makes the test streams and judges our decodes.
 packages="
 	meson ninja-build pkg-config git
 	gcc libc6-dev
@@ -17,6 +19,7 @@ packages="
 	liburing-dev
 	v4l-utils libv4l-dev
 	libswscale-dev libavutil-dev libpng-dev
+	libavcodec-dev libavformat-dev ffmpeg
 "
 
 as_root=
