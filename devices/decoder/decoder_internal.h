@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of the decoder device, between its files:
+ *   codecs.c   which coded formats this libavcodec can decode
+ *   formats.c  V4L2 formats, frame sizes, selection rectangles
+ *   buffers.c  the two buffer queues of a session (vb2's rules)
+ *   worker.c   the decoding thread: parser, decoder, frame copy
+ *   decoder.c  ops table, sessions, events, controls, completion delivery
+ *
+ * Unlike the simple camera, all state is per session: every open() of a
+ * V4L2 M2M node is its own decoding context with its own formats and
+ * queues.
+ *
+ * Threads and locks.  A session's worker and the device thread share the
+ * session under ss->mu: the job FIFO, the CAPTURE queue, the formats and
+ * the flags below.  The worker touches buffer memory only under ss->mu
+ * (take a CAPTURE buffer, copy a frame into it, post the completion), so
+ * STREAMOFF, REQBUFS and close revoke buffers by taking the same lock.
+ * Completions go to the device's list under dec->mu (taken inside ss->mu,
+ * never the other way round) and reach the guest on the device thread in
+ * vmedia_decoder_complete(), which checks the queue generation they were
+ * made for: a STREAMOFF or REQBUFS in between makes them stale.
+ */
+#ifndef DECODER_INTERNAL_H
+#define DECODER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "vmedia_decoder.h"
+
+#ifndef V4L2_PIX_FMT_AV1
+/* Newer UAPI headers have it; the value is the kernel's. */
+#define V4L2_PIX_FMT_AV1 v4l2_fourcc('A', 'V', '0', '1')
+#endif
+
+#define DEC_MAX_BUFFERS 32      /* VIDEO_MAX_FRAME, as vb2 */
+#define DEC_MIN_DIM 16          /* one macroblock */
+#define DEC_MAX_DIM 8192        /* also the decoder's max_pixels bound */
+#define DEC_DIM_ALIGN 16        /* CAPTURE width/height: macroblock multiple */
+#define DEC_BPL_ALIGN 64        /* CAPTURE bytesperline, see formats.c */
+#define DEC_OUT_MIN_SIZE 4096
+#define DEC_OUT_DEFAULT_SIZE (1u << 20)
+#define DEC_OUT_MAX_SIZE (32u << 20)
+#define DEC_MIN_CAPTURE_BUFS 2  /* V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, see decoder.c */
+#define DEC_NUM_CTRLS 2
+
+/* ---- codecs.c ---- */
+
+struct dec_codec {
+	uint32_t fourcc;
+	int codec_id;             /* enum AVCodecID */
+	const char *decoder_name; /* NULL: libavcodec's default decoder for codec_id */
+	const char *desc;         /* ENUM_FMT description */
+	bool parse;               /* a libavcodec parser splits an arbitrary byte stream */
+};
+
+/* The available coded formats, in ENUM_FMT order (computed once). */
+unsigned dec_codecs_count(void);
+const struct dec_codec *dec_codec_at(unsigned i);
+const struct dec_codec *dec_codec_find(uint32_t fourcc);
+/* The libavcodec decoder (const AVCodec *) for @c. */
+const void *dec_codec_decoder(const struct dec_codec *c);
+
+/* ---- formats.c ---- */
+
+/* The CAPTURE picture layout: one plane holding Y then chroma. */
+struct dec_cap_fmt {
+	uint32_t pixelformat;     /* V4L2_PIX_FMT_NV12 / YUV420 */
+	uint32_t width, height;   /* frame buffer (coded, aligned) */
+	uint32_t bytesperline, sizeimage;
+	uint32_t vis_w, vis_h;    /* the visible rectangle at (0, 0) */
+};
+
+struct dec_out_fmt {
+	uint32_t pixelformat;
+	uint32_t width, height;   /* 0: unknown until parsed */
+	uint32_t sizeimage;
+};
+
+void dec_out_fmt_default(struct dec_out_fmt *f);
+/* The layout for a picture of @vis_w x @vis_h in @pixelformat. */
+void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f);
+bool dec_cap_pixfmt_ok(uint32_t pixelformat);
+
+int dec_enum_fmt(struct v4l2_fmtdesc *d);
+int dec_enum_framesizes(struct v4l2_frmsizeenum *fs);
+/* TRY on OUTPUT: fill @f, and @out if not NULL. */
+int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out);
+void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f);
+void dec_fill_cap_fmt(const struct dec_cap_fmt *c, struct v4l2_format *f);
+int dec_selection(const struct dec_cap_fmt *c, struct v4l2_selection *s);
+
+/* ---- buffers.c ---- */
+
+enum dec_buf_state {
+	BUF_DEQUEUED,
+	BUF_PREPARED,
+	BUF_QUEUED,   /* the device has it (OUTPUT: its job; CAPTURE: free to fill) */
+	BUF_DONE,     /* CAPTURE: filled by the worker, completion not yet delivered */
+};
+
+struct dec_buf {
+	enum dec_buf_state state;
+	uint32_t length;             /* MMAP: allocated; USERPTR: as queued */
+	uint32_t offset;             /* MMAP mem_offset */
+	uint8_t *host;               /* MMAP: the device's view */
+	struct vmedia_usermem *mem;  /* USERPTR: owned while prepared / queued */
+	uint32_t bytesused, data_offset, sequence, flags;
+	struct timeval timestamp;
+};
+
+struct dec_queue {
+	uint32_t type, memory, nbufs;
+	bool streaming;
+	uint32_t gen;                /* bumped by STREAMOFF and REQBUFS */
+	uint32_t sequence;
+	struct dec_buf bufs[DEC_MAX_BUFFERS];
+	uint32_t fifo[DEC_MAX_BUFFERS]; /* CAPTURE: queued buffers, oldest first */
+	uint32_t fifo_head, fifo_len;
+};
+
+/* A piece of coded stream the worker owns: copied out at QBUF. */
+struct dec_job {
+	struct dec_job *next;
+	uint32_t index, gen;
+	bool drain;                  /* DEC_CMD_STOP's marker, no data */
+	int64_t pts;                 /* the OUTPUT buffer's timestamp in us */
+	size_t size;
+	uint8_t data[];
+};
+
+/* ---- decoder.c: sessions and completions ---- */
+
+enum dec_completion_kind { C_OUTPUT, C_CAPTURE, C_EVENT };
+
+struct dec_session;
+
+struct dec_completion {
+	struct dec_completion *next;
+	struct dec_session *ss;
+	enum dec_completion_kind kind;
+	uint32_t gen, index, bytesused, flags;
+	struct v4l2_event ev;        /* C_EVENT: type and u */
+};
+
+struct dec_worker; /* worker.c */
+
+struct dec_session {
+	struct vmedia_session *s;
+	struct vmedia_decoder *dec;
+	struct dec_session *next;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;           /* the worker waits here */
+	/* ---- under mu ---- */
+	struct dec_out_fmt out_fmt;
+	struct dec_cap_fmt cap_fmt;
+	bool cap_known;              /* cap_fmt holds a stream's (or placeholder) values */
+	bool parsed;                 /* a picture's size came from the stream */
+	struct dec_queue q[2];       /* [0] OUTPUT, [1] CAPTURE */
+	struct dec_job *jobs, **jobs_tail;
+	bool flush;                  /* OUTPUT STREAMOFF: reset decoder and parser */
+	bool quit;
+	bool stopped;                /* a LAST buffer went out: no decoding until resumed */
+	bool draining;               /* a DEC_CMD_STOP marker is queued or running */
+	bool idle;                   /* the worker waits for the guest */
+	bool kicked;                 /* work was given since the worker last looked */
+	/* ---- device thread only ---- */
+	bool worker_started;
+	pthread_t thread;
+	struct dec_worker *w;
+	uint32_t subs;               /* SUB_* bits */
+	uint32_t ctrl_sub_flags[DEC_NUM_CTRLS];
+	bool ctrl_sub[DEC_NUM_CTRLS];
+};
+
+#define SUB_SOURCE_CHANGE (1u << 0)
+#define SUB_EOS (1u << 1)
+
+struct vmedia_decoder {
+	struct vmedia_decoder_config cfg;
+	char card[VMEDIA_CARD_SIZE];
+	struct vmedia_device *dev;   /* the runner, learned at the first open */
+	struct dec_session *sessions;
+	unsigned nsessions;
+	int wake_fd;
+	/* The environment's fd watch while sessions exist. */
+	int watch;
+	const struct vmedia_env_ops *watch_ops;
+	void *watch_env;
+
+	pthread_mutex_t mu;          /* the completion list */
+	struct dec_completion *done, **done_tail;
+};
+
+static inline struct dec_queue *dec_q(struct dec_session *ss, uint32_t type)
+{
+	if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
+		return &ss->q[0];
+	if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
+		return &ss->q[1];
+	return NULL;
+}
+
+/* Queue a completion (caller holds ss->mu) and wake the device thread.
+ * Returns 0 or -ENOMEM. */
+int dec_post(struct dec_session *ss, const struct dec_completion *c);
+/* Wake the worker: work for it (caller holds ss->mu). */
+void dec_kick(struct dec_session *ss);
+
+/* ---- buffers.c ---- */
+int dec_reqbufs(struct vmedia_session *s, struct v4l2_requestbuffers *rb);
+int dec_create_bufs(struct vmedia_session *s, struct v4l2_create_buffers *cb);
+int dec_querybuf(struct vmedia_session *s, struct vmedia_buffer *b);
+int dec_qbuf(struct vmedia_session *s, struct vmedia_buffer *b);
+int dec_prepare_buf(struct vmedia_session *s, struct vmedia_buffer *b);
+int dec_streamon(struct vmedia_session *s, int *type);
+int dec_streamoff(struct vmedia_session *s, int *type);
+/* The guest's view of a buffer. */
+void dec_describe(const struct dec_queue *q, uint32_t i, struct vmedia_buffer *vb);
+/* Close: every buffer of both queues freed, jobs dropped (worker stopped). */
+void dec_buffers_release(struct dec_session *ss);
+
+/* ---- worker.c ---- */
+/* Start the session's worker if it is not running.  Returns 0 or -errno. */
+int dec_worker_start(struct dec_session *ss);
+/* Stop and join it, freeing its decoder. */
+void dec_worker_stop(struct dec_session *ss);
+
+#endif /* DECODER_INTERNAL_H */

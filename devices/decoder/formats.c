@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The decoder's formats, frame sizes and selection rectangles.
+ *
+ * OUTPUT_MPLANE carries a coded format (codecs.c) in one plane.
+ * CAPTURE_MPLANE gives NV12 or YU12, each in a single plane (Y, then the
+ * chroma), as hardware decoders on V4L2 usually do.  Layout:
+ *  - width and height are the visible size rounded up to 16 (the codecs'
+ *    macroblock), the "coded" frame buffer size a hardware decoder would
+ *    report; the visible rectangle is given by G_SELECTION;
+ *  - bytesperline is the width rounded up to 64 bytes: the pitch GPUs and
+ *    display controllers accept for import, and it keeps YU12's chroma
+ *    rows (bytesperline / 2) 32-byte aligned for SIMD copies;
+ *  - sizeimage = bytesperline * height * 3 / 2 for both.
+ * Every reply is zeroed first, since no V4L2 core in front of us clears
+ * reserved fields.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "decoder_internal.h"
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+
+static const struct {
+	uint32_t fourcc;
+	const char *desc; /* the kernel's v4l_fill_fmtdesc() names */
+} cap_fmts[] = {
+	{ V4L2_PIX_FMT_NV12, "Y/CbCr 4:2:0" },
+	{ V4L2_PIX_FMT_YUV420, "Planar YUV 4:2:0" },
+};
+#define NCAP (sizeof(cap_fmts) / sizeof(cap_fmts[0]))
+
+bool dec_cap_pixfmt_ok(uint32_t pixelformat)
+{
+	for (unsigned i = 0; i < NCAP; i++)
+		if (cap_fmts[i].fourcc == pixelformat)
+			return true;
+	return false;
+}
+
+static uint32_t clamp_dim(uint32_t v)
+{
+	return v < DEC_MIN_DIM ? DEC_MIN_DIM : v > DEC_MAX_DIM ? DEC_MAX_DIM : v;
+}
+
+void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f)
+{
+	vis_w = clamp_dim(vis_w);
+	vis_h = clamp_dim(vis_h);
+	f->pixelformat = dec_cap_pixfmt_ok(pixelformat) ? pixelformat : V4L2_PIX_FMT_NV12;
+	f->vis_w = vis_w;
+	f->vis_h = vis_h;
+	f->width = ALIGN_UP(vis_w, DEC_DIM_ALIGN);
+	f->height = ALIGN_UP(vis_h, DEC_DIM_ALIGN);
+	f->bytesperline = ALIGN_UP(f->width, DEC_BPL_ALIGN);
+	f->sizeimage = f->bytesperline * f->height / 2 * 3;
+}
+
+void dec_out_fmt_default(struct dec_out_fmt *f)
+{
+	const struct dec_codec *c = dec_codec_at(0);
+	f->pixelformat = c ? c->fourcc : V4L2_PIX_FMT_H264;
+	f->width = f->height = 0;
+	f->sizeimage = DEC_OUT_DEFAULT_SIZE;
+}
+
+static void set_desc(struct v4l2_fmtdesc *d, const char *desc)
+{
+	strncpy((char *)d->description, desc, sizeof(d->description) - 1);
+}
+
+int dec_enum_fmt(struct v4l2_fmtdesc *d)
+{
+	uint32_t index = d->index, type = d->type;
+	if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
+		const struct dec_codec *c = dec_codec_at(index);
+		if (!c)
+			return -EINVAL;
+		memset(d, 0, sizeof(*d));
+		d->pixelformat = c->fourcc;
+		d->flags = V4L2_FMT_FLAG_COMPRESSED | V4L2_FMT_FLAG_DYN_RESOLUTION;
+		if (c->parse)
+			d->flags |= V4L2_FMT_FLAG_CONTINUOUS_BYTESTREAM;
+		set_desc(d, c->desc);
+	} else if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+		if (index >= NCAP)
+			return -EINVAL;
+		memset(d, 0, sizeof(*d));
+		d->pixelformat = cap_fmts[index].fourcc;
+		set_desc(d, cap_fmts[index].desc);
+	} else {
+		return -EINVAL;
+	}
+	d->index = index;
+	d->type = type;
+	return 0;
+}
+
+/* Any size in the range, coded or raw: the decoder scales nothing, so the
+ * stream decides and these are its limits. */
+int dec_enum_framesizes(struct v4l2_frmsizeenum *fs)
+{
+	uint32_t index = fs->index, pf = fs->pixel_format;
+	if (index != 0 || (!dec_codec_find(pf) && !dec_cap_pixfmt_ok(pf)))
+		return -EINVAL;
+	memset(fs, 0, sizeof(*fs));
+	fs->pixel_format = pf;
+	fs->type = V4L2_FRMSIZE_TYPE_STEPWISE;
+	fs->stepwise.min_width = fs->stepwise.min_height = DEC_MIN_DIM;
+	fs->stepwise.max_width = fs->stepwise.max_height = DEC_MAX_DIM;
+	fs->stepwise.step_width = fs->stepwise.step_height = 2;
+	return 0;
+}
+
+void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f)
+{
+	memset(&f->fmt, 0, sizeof(f->fmt));
+	struct v4l2_pix_format_mplane *p = &f->fmt.pix_mp;
+	p->width = o->width;
+	p->height = o->height;
+	p->pixelformat = o->pixelformat;
+	p->field = V4L2_FIELD_NONE;
+	p->colorspace = V4L2_COLORSPACE_REC709;
+	p->num_planes = 1;
+	p->plane_fmt[0].sizeimage = o->sizeimage;
+	p->plane_fmt[0].bytesperline = 0; /* coded data has no lines */
+}
+
+void dec_fill_cap_fmt(const struct dec_cap_fmt *c, struct v4l2_format *f)
+{
+	memset(&f->fmt, 0, sizeof(f->fmt));
+	struct v4l2_pix_format_mplane *p = &f->fmt.pix_mp;
+	p->width = c->width;
+	p->height = c->height;
+	p->pixelformat = c->pixelformat;
+	p->field = V4L2_FIELD_NONE;
+	/* What the test streams and most content are: BT.709, limited range. */
+	p->colorspace = V4L2_COLORSPACE_REC709;
+	p->ycbcr_enc = V4L2_YCBCR_ENC_709;
+	p->quantization = V4L2_QUANTIZATION_LIM_RANGE;
+	p->xfer_func = V4L2_XFER_FUNC_709;
+	p->num_planes = 1;
+	p->plane_fmt[0].sizeimage = c->sizeimage;
+	p->plane_fmt[0].bytesperline = c->bytesperline;
+}
+
+int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out)
+{
+	if (f->type != V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
+		return -EINVAL;
+	const struct dec_codec *c = dec_codec_find(f->fmt.pix_mp.pixelformat);
+	if (!c)
+		c = dec_codec_at(0);
+	if (!c)
+		return -EINVAL;
+	struct dec_out_fmt o;
+	o.pixelformat = c->fourcc;
+	/* 0 x 0: the stream will tell. */
+	o.width = f->fmt.pix_mp.width ? clamp_dim(f->fmt.pix_mp.width) : 0;
+	o.height = f->fmt.pix_mp.height ? clamp_dim(f->fmt.pix_mp.height) : 0;
+	if (!o.width || !o.height)
+		o.width = o.height = 0;
+	uint64_t size = f->fmt.pix_mp.plane_fmt[0].sizeimage;
+	if (!size) {
+		/* Half a raw 4:2:0 picture holds any sane coded frame. */
+		size = (uint64_t)o.width * o.height * 3 / 4;
+		if (size < DEC_OUT_DEFAULT_SIZE)
+			size = DEC_OUT_DEFAULT_SIZE;
+	}
+	if (size < DEC_OUT_MIN_SIZE)
+		size = DEC_OUT_MIN_SIZE;
+	if (size > DEC_OUT_MAX_SIZE)
+		size = DEC_OUT_MAX_SIZE;
+	o.sizeimage = (uint32_t)size;
+	dec_fill_out_fmt(&o, f);
+	if (out)
+		*out = o;
+	return 0;
+}
+
+/* The spec's CAPTURE targets for a decoder that neither crops nor scales:
+ * CROP_BOUNDS is the coded size, everything else the visible rectangle. */
+int dec_selection(const struct dec_cap_fmt *c, struct v4l2_selection *s)
+{
+	if (s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE && s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
+		return -EINVAL;
+	struct v4l2_rect r = { 0, 0, c->vis_w, c->vis_h };
+	switch (s->target) {
+	case V4L2_SEL_TGT_CROP_BOUNDS:
+		r.width = c->width;
+		r.height = c->height;
+		break;
+	case V4L2_SEL_TGT_CROP:
+	case V4L2_SEL_TGT_CROP_DEFAULT:
+	case V4L2_SEL_TGT_COMPOSE:
+	case V4L2_SEL_TGT_COMPOSE_DEFAULT:
+	case V4L2_SEL_TGT_COMPOSE_BOUNDS:
+	case V4L2_SEL_TGT_COMPOSE_PADDED:
+		break;
+	default:
+		return -EINVAL;
+	}
+	s->flags = 0;
+	memset(s->reserved, 0, sizeof(s->reserved));
+	s->r = r;
+	return 0;
+}

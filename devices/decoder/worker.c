@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A session's decoding thread: jobs (copies of OUTPUT buffers) go through
+ * libavcodec's parser (formats where a byte stream may be cut anywhere) and
+ * decoder; decoded pictures are copied into CAPTURE buffers.
+ *
+ * The worker runs straight through a job and blocks (on ss->cv) only where
+ * it needs the guest: a CAPTURE buffer for a picture or a LAST marker, or
+ * the decoder resumed after a LAST buffer.  Every wait re-checks quit, a
+ * seek (ss->flush, or an OUTPUT generation other than the job's) and gives
+ * up the job at once, so STREAMOFF and close never wait for more than the
+ * frame being decoded or copied.  Everything that touches the session's
+ * queues or CAPTURE memory happens under ss->mu; decoding does not.
+ *
+ * Picture sizes come from decoded frames (not the parser), so the initial
+ * V4L2_EVENT_SOURCE_CHANGE follows the first decoded picture, and a
+ * resolution change is seen in display order, after every picture of the
+ * old size went out: then an empty LAST buffer, the event, and the decoder
+ * stops until DEC_CMD_START or a CAPTURE STREAMOFF / STREAMON.
+ *
+ * Pixel formats: 8-bit 4:2:0 (what the offered codecs give for the usual
+ * profiles) is copied exactly; anything else (10-bit, 4:2:2, 4:4:4) is
+ * converted to the CAPTURE format by libswscale, dropping precision.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+#include "decoder_internal.h"
+
+/* Bytes a parser may hold without finding a frame before the data is
+ * declared garbage: its buffer would otherwise grow with the guest's data. */
+#define PARSER_MAX_PENDING ((size_t)DEC_OUT_MAX_SIZE)
+
+struct dec_worker {
+	const struct dec_codec *codec;
+	AVCodecContext *ctx;
+	AVCodecContext *pctx;   /* the parser's own context: parsers write to it */
+	AVCodecParserContext *parser;
+	AVPacket *pkt;
+	AVFrame *frame;
+	struct SwsContext *sws;
+	size_t parser_pending;
+	/* The parser gives a piece's pts to the first frame starting in it
+	 * only; later frames starting in the same piece share it (the spec:
+	 * one OUTPUT buffer, several CAPTURE buffers, the same timestamp). */
+	int64_t last_pts;
+};
+
+enum { OK = 0, ABORT = -1 };
+
+static void wait_locked(struct dec_session *ss)
+{
+	ss->idle = true;
+	pthread_cond_wait(&ss->cv, &ss->mu);
+	ss->idle = false;
+}
+
+static bool aborted_locked(struct dec_session *ss, uint32_t gen)
+{
+	return ss->quit || ss->flush || ss->q[0].gen != gen;
+}
+
+static bool aborted(struct dec_session *ss, uint32_t gen)
+{
+	pthread_mutex_lock(&ss->mu);
+	bool r = aborted_locked(ss, gen);
+	pthread_mutex_unlock(&ss->mu);
+	return r;
+}
+
+/* ---- decoder and parser ---- */
+
+static void close_decoder(struct dec_worker *w)
+{
+	avcodec_free_context(&w->ctx);
+	avcodec_free_context(&w->pctx);
+	if (w->parser)
+		av_parser_close(w->parser);
+	w->parser = NULL;
+	w->codec = NULL;
+	w->parser_pending = 0;
+}
+
+static void reset_parser(struct dec_worker *w)
+{
+	if (w->parser) {
+		av_parser_close(w->parser);
+		w->parser = av_parser_init(w->ctx->codec_id);
+	}
+	w->parser_pending = 0;
+}
+
+static int open_decoder(struct dec_session *ss, struct dec_worker *w, const struct dec_codec *c)
+{
+	close_decoder(w);
+	const AVCodec *codec = dec_codec_decoder(c);
+	if (!codec)
+		return -EINVAL;
+	w->ctx = avcodec_alloc_context3(codec);
+	if (!w->ctx)
+		return -ENOMEM;
+	/* 0 is libavcodec's "one per CPU", as the config's. */
+	w->ctx->thread_count = (int)ss->dec->cfg.threads;
+	w->ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	w->ctx->max_pixels = (int64_t)DEC_MAX_DIM * DEC_MAX_DIM;
+	/* Packet pts are V4L2 timestamps in microseconds. */
+	w->ctx->pkt_timebase = (AVRational){ 1, 1000000 };
+	if (avcodec_open2(w->ctx, codec, NULL) < 0) {
+		close_decoder(w);
+		return -EINVAL;
+	}
+	if (c->parse) {
+		w->pctx = avcodec_alloc_context3(codec);
+		w->parser = av_parser_init(codec->id);
+		if (!w->pctx || !w->parser) {
+			close_decoder(w);
+			return -ENOMEM;
+		}
+	}
+	w->codec = c;
+	return 0;
+}
+
+/* ---- pictures into CAPTURE buffers ---- */
+
+/* Copy the visible picture into @dst laid out as @f.  Returns 0 or -1. */
+static int copy_frame(struct dec_worker *w, const AVFrame *fr, const struct dec_cap_fmt *f,
+		      uint8_t *dst)
+{
+	int fw = fr->width, fh = fr->height;
+	uint8_t *d[4] = { dst, dst + (size_t)f->bytesperline * f->height, NULL, NULL };
+	int dl[4] = { (int)f->bytesperline, 0, 0, 0 };
+	bool nv12 = f->pixelformat == V4L2_PIX_FMT_NV12;
+	if (nv12) {
+		dl[1] = (int)f->bytesperline;
+	} else {
+		dl[1] = dl[2] = (int)f->bytesperline / 2;
+		d[2] = d[1] + (size_t)dl[1] * (f->height / 2);
+	}
+	bool yuv420 = fr->format == AV_PIX_FMT_YUV420P || fr->format == AV_PIX_FMT_YUVJ420P;
+	if (yuv420 && !nv12) {
+		av_image_copy(d, dl, (const uint8_t **)fr->data, fr->linesize, AV_PIX_FMT_YUV420P,
+			      fw, fh);
+		return 0;
+	}
+	if (yuv420) {
+		/* Exact: interleaving is all NV12 needs. */
+		av_image_copy_plane(d[0], dl[0], fr->data[0], fr->linesize[0], fw, fh);
+		int cw = (fw + 1) / 2, ch = (fh + 1) / 2;
+		for (int y = 0; y < ch; y++) {
+			const uint8_t *u = fr->data[1] + (size_t)y * fr->linesize[1];
+			const uint8_t *v = fr->data[2] + (size_t)y * fr->linesize[2];
+			uint8_t *o = d[1] + (size_t)y * dl[1];
+			for (int x = 0; x < cw; x++) {
+				o[2 * x] = u[x];
+				o[2 * x + 1] = v[x];
+			}
+		}
+		return 0;
+	}
+	w->sws = sws_getCachedContext(w->sws, fw, fh, fr->format, fw, fh,
+				      nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+				      NULL, NULL, NULL);
+	if (!w->sws)
+		return -1;
+	return sws_scale(w->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fh, d, dl) == fh
+		       ? 0 : -1;
+}
+
+static uint8_t *buf_mem(const struct dec_queue *q, const struct dec_buf *b)
+{
+	return q->memory == V4L2_MEMORY_MMAP ? b->host : (uint8_t *)b->mem->ptr;
+}
+
+/* Pop the oldest queued CAPTURE buffer, fill in @bytesused / @flags /
+ * timestamp and post it.  Caller holds ss->mu and checked fifo_len. */
+static struct dec_buf *pop_capture(struct dec_session *ss, uint32_t *index)
+{
+	struct dec_queue *cq = &ss->q[1];
+	uint32_t i = cq->fifo[cq->fifo_head];
+	cq->fifo_head = (cq->fifo_head + 1) % DEC_MAX_BUFFERS;
+	cq->fifo_len--;
+	*index = i;
+	return &cq->bufs[i];
+}
+
+static void post_capture(struct dec_session *ss, uint32_t i, uint32_t bytesused, uint32_t flags,
+			 int64_t pts)
+{
+	struct dec_queue *cq = &ss->q[1];
+	struct dec_buf *b = &cq->bufs[i];
+	b->state = BUF_DONE;
+	b->bytesused = bytesused;
+	b->flags = flags;
+	b->sequence = cq->sequence++;
+	if (pts == AV_NOPTS_VALUE || pts < 0)
+		pts = 0;
+	b->timestamp.tv_sec = (time_t)(pts / 1000000);
+	b->timestamp.tv_usec = (suseconds_t)(pts % 1000000);
+	struct dec_completion c = { .kind = C_CAPTURE, .gen = cq->gen, .index = i,
+				    .bytesused = bytesused, .flags = flags };
+	dec_post(ss, &c);
+}
+
+/* An empty LAST buffer, if one is queued; the decoder then stops.  Caller
+ * holds ss->mu.  Returns whether it went out. */
+static bool post_last_locked(struct dec_session *ss)
+{
+	struct dec_queue *cq = &ss->q[1];
+	if (!cq->streaming || !cq->fifo_len)
+		return false;
+	uint32_t i;
+	pop_capture(ss, &i);
+	post_capture(ss, i, 0, V4L2_BUF_FLAG_LAST, 0);
+	ss->stopped = true;
+	return true;
+}
+
+static void post_event_locked(struct dec_session *ss, uint32_t type)
+{
+	struct dec_completion c = { .kind = C_EVENT };
+	c.ev.type = type;
+	if (type == V4L2_EVENT_SOURCE_CHANGE)
+		c.ev.u.src_change.changes = V4L2_EVENT_SRC_CH_RESOLUTION;
+	dec_post(ss, &c);
+}
+
+/* Put one decoded picture out, waiting for what it needs.  Returns OK
+ * (also when the picture was dropped) or ABORT. */
+static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint32_t gen)
+{
+	uint32_t fw = (uint32_t)fr->width, fh = (uint32_t)fr->height;
+	if (fw < 1 || fh < 1 || fw > DEC_MAX_DIM || fh > DEC_MAX_DIM)
+		return OK; /* cannot be described: no picture */
+	int64_t pts = fr->pts != AV_NOPTS_VALUE ? fr->pts : fr->best_effort_timestamp;
+	bool corrupt = (fr->flags & AV_FRAME_FLAG_CORRUPT) || fr->decode_error_flags;
+	struct dec_queue *cq = &ss->q[1];
+	pthread_mutex_lock(&ss->mu);
+	for (;;) {
+		ss->kicked = false;
+		if (aborted_locked(ss, gen)) {
+			pthread_mutex_unlock(&ss->mu);
+			return ABORT;
+		}
+		bool same = ss->cap_known && ss->cap_fmt.vis_w == fw && ss->cap_fmt.vis_h == fh;
+		if (!ss->parsed || !same) {
+			/* Buffers set up for another size: finish them with LAST
+			 * first (dynamic resolution change). */
+			if (!same && ss->cap_known && cq->streaming && cq->nbufs && !ss->stopped &&
+			    !post_last_locked(ss)) {
+				wait_locked(ss);
+				continue;
+			}
+			dec_cap_layout(ss->cap_fmt.pixelformat, fw, fh, &ss->cap_fmt);
+			ss->cap_known = ss->parsed = true;
+			post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
+			continue;
+		}
+		if (ss->stopped || !cq->streaming || !cq->fifo_len) {
+			wait_locked(ss);
+			continue;
+		}
+		uint32_t i;
+		struct dec_buf *b = pop_capture(ss, &i);
+		if (b->length < ss->cap_fmt.sizeimage) {
+			/* Queued for an older, smaller format. */
+			post_capture(ss, i, 0, V4L2_BUF_FLAG_ERROR, pts);
+			continue;
+		}
+		int r = copy_frame(w, fr, &ss->cap_fmt, buf_mem(cq, b));
+		post_capture(ss, i, ss->cap_fmt.sizeimage,
+			     r || corrupt ? V4L2_BUF_FLAG_ERROR : 0, pts);
+		pthread_mutex_unlock(&ss->mu);
+		return OK;
+	}
+}
+
+/* Every picture the decoder has ready.  Returns how many (>= 0), ABORT, or
+ * -2 when the decoder reported an error (pictures may still have gone). */
+static int receive_all(struct dec_session *ss, struct dec_worker *w, uint32_t gen, bool *eof)
+{
+	int n = 0;
+	for (;;) {
+		int r = avcodec_receive_frame(w->ctx, w->frame);
+		if (r == AVERROR(EAGAIN))
+			return n;
+		if (r == AVERROR_EOF) {
+			if (eof)
+				*eof = true;
+			return n;
+		}
+		if (r < 0)
+			return -2;
+		r = emit(ss, w, w->frame, gen);
+		av_frame_unref(w->frame);
+		if (r == ABORT)
+			return ABORT;
+		n++;
+	}
+}
+
+/* Send w->pkt (NULL data: drain), taking pictures out as needed.
+ * Returns OK, ABORT or -2 (error). */
+static int send(struct dec_session *ss, struct dec_worker *w, AVPacket *pkt, uint32_t gen)
+{
+	int err = OK;
+	for (int tries = 0;; tries++) {
+		int r = avcodec_send_packet(w->ctx, pkt);
+		int n = receive_all(ss, w, gen, NULL);
+		if (n == ABORT)
+			return ABORT;
+		if (n == -2)
+			err = -2;
+		if (r == AVERROR(EAGAIN) && tries < 64)
+			continue; /* pictures taken out: send the same packet again */
+		if (r < 0 && r != AVERROR_EOF)
+			err = -2;
+		return err;
+	}
+}
+
+/* Feed one job.  Returns OK, ABORT or -2 (something in it was bad). */
+static int feed(struct dec_session *ss, struct dec_worker *w, struct dec_job *j)
+{
+	AVPacket *pkt = w->pkt;
+	if (!j->size)
+		return OK;
+	if (!w->parser) {
+		/* One frame (temporal unit) per buffer; the data stays ours. */
+		av_packet_unref(pkt);
+		pkt->data = j->data;
+		pkt->size = (int)j->size;
+		pkt->pts = j->pts;
+		int r = send(ss, w, pkt, j->gen);
+		pkt->data = NULL;
+		pkt->size = 0;
+		return r;
+	}
+	int err = OK;
+	const uint8_t *data = j->data;
+	size_t left = j->size;
+	while (left > 0) {
+		if (aborted(ss, j->gen))
+			return ABORT;
+		uint8_t *out = NULL;
+		int outlen = 0;
+		int chunk = left > INT32_MAX ? INT32_MAX : (int)left;
+		int used = av_parser_parse2(w->parser, w->pctx, &out, &outlen, data, chunk, j->pts,
+					    AV_NOPTS_VALUE, 0);
+		if (used < 0 || (used == 0 && outlen == 0)) {
+			reset_parser(w);
+			return -2;
+		}
+		data += used;
+		left -= (size_t)used;
+		w->parser_pending += (size_t)used;
+		if (outlen > 0) {
+			w->parser_pending = 0;
+			av_packet_unref(pkt);
+			pkt->data = out;
+			pkt->size = outlen;
+			if (w->parser->pts != AV_NOPTS_VALUE)
+				w->last_pts = w->parser->pts;
+			pkt->pts = w->last_pts;
+			int r = send(ss, w, pkt, j->gen);
+			pkt->data = NULL;
+			pkt->size = 0;
+			if (r == ABORT)
+				return ABORT;
+			if (r)
+				err = r;
+		} else if (w->parser_pending > PARSER_MAX_PENDING) {
+			reset_parser(w);
+			err = -2;
+		}
+	}
+	return err;
+}
+
+/* DEC_CMD_STOP's marker: every picture out, then an empty LAST buffer and
+ * V4L2_EVENT_EOS; the decoder then waits for DEC_CMD_START.  Returns OK or
+ * ABORT. */
+static int drain(struct dec_session *ss, struct dec_worker *w, uint32_t gen)
+{
+	if (w->ctx) {
+		if (w->parser) {
+			uint8_t *out = NULL;
+			int outlen = 0;
+			av_parser_parse2(w->parser, w->pctx, &out, &outlen, NULL, 0, AV_NOPTS_VALUE,
+					 AV_NOPTS_VALUE, 0);
+			if (outlen > 0) {
+				av_packet_unref(w->pkt);
+				w->pkt->data = out;
+				w->pkt->size = outlen;
+				w->pkt->pts = w->parser->pts != AV_NOPTS_VALUE ? w->parser->pts
+									       : w->last_pts;
+				int r = send(ss, w, w->pkt, gen);
+				w->pkt->data = NULL;
+				w->pkt->size = 0;
+				if (r == ABORT)
+					return ABORT;
+			}
+		}
+		avcodec_send_packet(w->ctx, NULL);
+		bool eof = false;
+		for (int rounds = 0; !eof && rounds < 1024; rounds++) {
+			int n = receive_all(ss, w, gen, &eof);
+			if (n == ABORT)
+				return ABORT;
+			if (n == -2)
+				break;
+		}
+		/* Leave draining mode: the stream may go on after START. */
+		avcodec_flush_buffers(w->ctx);
+		reset_parser(w);
+	}
+	pthread_mutex_lock(&ss->mu);
+	for (;;) {
+		ss->kicked = false;
+		if (aborted_locked(ss, gen)) {
+			pthread_mutex_unlock(&ss->mu);
+			return ABORT;
+		}
+		if (post_last_locked(ss))
+			break;
+		wait_locked(ss);
+	}
+	post_event_locked(ss, V4L2_EVENT_EOS);
+	ss->draining = false;
+	pthread_mutex_unlock(&ss->mu);
+	return OK;
+}
+
+static void *run(void *arg)
+{
+	struct dec_session *ss = arg;
+	struct dec_worker *w = ss->w;
+	pthread_mutex_lock(&ss->mu);
+	for (;;) {
+		ss->kicked = false;
+		if (ss->quit)
+			break;
+		if (ss->flush) {
+			/* A seek: nothing decoded before it may come out after. */
+			ss->flush = false;
+			pthread_mutex_unlock(&ss->mu);
+			if (w->ctx) {
+				avcodec_flush_buffers(w->ctx);
+				reset_parser(w);
+			}
+			pthread_mutex_lock(&ss->mu);
+			continue;
+		}
+		struct dec_job *j = NULL;
+		if (ss->q[0].streaming && !ss->stopped && ss->jobs) {
+			j = ss->jobs;
+			ss->jobs = j->next;
+			if (!ss->jobs)
+				ss->jobs_tail = &ss->jobs;
+		}
+		if (!j) {
+			wait_locked(ss);
+			continue;
+		}
+		const struct dec_codec *c = dec_codec_find(ss->out_fmt.pixelformat);
+		pthread_mutex_unlock(&ss->mu);
+
+		int r;
+		if (j->drain) {
+			r = drain(ss, w, j->gen);
+		} else {
+			r = OK;
+			if (c && c != w->codec)
+				r = open_decoder(ss, w, c) ? -2 : OK;
+			if (r == OK && w->ctx)
+				r = feed(ss, w, j);
+		}
+
+		pthread_mutex_lock(&ss->mu);
+		if (!j->drain && r != ABORT && j->gen == ss->q[0].gen) {
+			struct dec_completion done = { .kind = C_OUTPUT, .gen = j->gen,
+						       .index = j->index,
+						       .flags = r ? V4L2_BUF_FLAG_ERROR : 0 };
+			dec_post(ss, &done);
+		}
+		free(j);
+	}
+	pthread_mutex_unlock(&ss->mu);
+	return NULL;
+}
+
+int dec_worker_start(struct dec_session *ss)
+{
+	if (ss->worker_started)
+		return 0;
+	struct dec_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->pkt = av_packet_alloc();
+	w->frame = av_frame_alloc();
+	if (!w->pkt || !w->frame)
+		goto fail;
+	ss->w = w;
+	pthread_mutex_lock(&ss->mu);
+	ss->quit = false;
+	ss->idle = false;
+	pthread_mutex_unlock(&ss->mu);
+	if (pthread_create(&ss->thread, NULL, run, ss))
+		goto fail;
+	ss->worker_started = true;
+	return 0;
+fail:
+	av_packet_free(&w->pkt);
+	av_frame_free(&w->frame);
+	free(w);
+	ss->w = NULL;
+	return -ENOMEM;
+}
+
+void dec_worker_stop(struct dec_session *ss)
+{
+	if (!ss->worker_started)
+		return;
+	pthread_mutex_lock(&ss->mu);
+	ss->quit = true;
+	pthread_cond_broadcast(&ss->cv);
+	pthread_mutex_unlock(&ss->mu);
+	pthread_join(ss->thread, NULL);
+	ss->worker_started = false;
+	struct dec_worker *w = ss->w;
+	close_decoder(w);
+	sws_freeContext(w->sws);
+	av_packet_free(&w->pkt);
+	av_frame_free(&w->frame);
+	free(w);
+	ss->w = NULL;
+}

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stateful decoder flow through the guest driver: the initial source
+ * change, decoding every codec to ffmpeg's own per-frame MD5s (whole
+ * frames, and byte streams cut anywhere), NV12, drain and restart, seek,
+ * dynamic resolution change, timestamps, USERPTR, concurrent sessions.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder_fixture.h"
+
+static struct dp D;
+static uint32_t ID;
+
+static void setup(void)
+{
+	dp_init(&D, 2);
+	ID = dp_open(&D);
+}
+
+static void teardown(void)
+{
+	dp_destroy(&D);
+}
+
+TestSuite(flow, .init = setup, .fini = teardown, .timeout = 100);
+
+#define SRC(size, n) "-f lavfi -i testsrc2=size=" size ":rate=30 -frames:v " #n " -pix_fmt yuv420p "
+#define H264_ARGS SRC("320x240", 30) "-c:v libx264 -g 10 -bf 2"
+#define HEVC_ARGS SRC("320x240", 20) "-c:v libx265 -x265-params log-level=error:keyint=10"
+#define VP8_ARGS SRC("320x240", 20) "-c:v libvpx -g 10"
+#define VP9_ARGS SRC("320x240", 20) "-c:v libvpx-vp9 -g 10 -deadline realtime -cpu-used 8"
+#define AV1_ARGS SRC("320x240", 10) "-c:v libaom-av1 -cpu-used 8 -g 10"
+#define MPEG2_ARGS SRC("320x240", 20) "-c:v mpeg2video -g 10 -bf 2"
+
+struct stream {
+	char *path;
+	uint8_t *data;
+	size_t len;
+	struct dp_units u;
+	char (*ref)[33];
+	unsigned nref;
+};
+
+/* @chunk: 0 whole units (IVF frames, or the byte stream in 4 KiB pieces),
+ * 1 pseudo-random pieces. */
+static void stream_load(struct stream *s, const char *ext, const char *args, const char *pixfmt,
+			int chunk)
+{
+	s->path = dp_stream(ext, args);
+	s->data = dp_load(s->path, &s->len);
+	if (strcmp(ext, "ivf") == 0)
+		dp_units_ivf(s->data, s->len, &s->u);
+	else
+		dp_units_chunks(s->data, s->len, chunk ? 0 : 4096, 7, &s->u);
+	s->nref = dp_ref_md5(s->path, pixfmt, &s->ref);
+}
+
+static void stream_free(struct stream *s)
+{
+	dp_units_free(&s->u);
+	free(s->ref);
+	free(s->data);
+	free(s->path);
+}
+
+static void decode_and_check(uint32_t fourcc, const char *ext, const char *args, uint32_t pixfmt,
+			     int chunk)
+{
+	cr_assert(dp_has_codec(&D, ID, fourcc), "codec %.4s not offered", (char *)&fourcc);
+	struct stream s;
+	stream_load(&s, ext, args, pixfmt == V4L2_PIX_FMT_NV12 ? "nv12" : "yuv420p", chunk);
+	struct dd dd;
+	dd_start(&dd, &D, ID, fourcc, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, pixfmt, 4);
+	dd_run(&dd, &s.u);
+	cr_expect_eq(dd.source_changes, 1);
+	cr_expect_eq(dd.out_errors, 0);
+	cr_expect_eq(dd.cap_errors, 0);
+	dd_expect_frames(&dd, s.ref, s.nref);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+Test(flow, h264_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_H264, "h264", H264_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, hevc_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_HEVC, "hevc", HEVC_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, vp8_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_VP8, "ivf", VP8_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, vp9_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_VP9, "ivf", VP9_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, av1_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_AV1, "ivf", AV1_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, mpeg2_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_MPEG2, "m2v", MPEG2_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
+Test(flow, h264_random_chunks_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_H264, "h264", H264_ARGS, V4L2_PIX_FMT_YUV420, 1);
+}
+
+Test(flow, hevc_random_chunks_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_HEVC, "hevc", HEVC_ARGS, V4L2_PIX_FMT_YUV420, 1);
+}
+
+Test(flow, mpeg2_random_chunks_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_MPEG2, "m2v", MPEG2_ARGS, V4L2_PIX_FMT_YUV420, 1);
+}
+
+Test(flow, h264_nv12_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_H264, "h264", H264_ARGS, V4L2_PIX_FMT_NV12, 1);
+}
+
+Test(flow, vp9_nv12_md5)
+{
+	decode_and_check(V4L2_PIX_FMT_VP9, "ivf", VP9_ARGS, V4L2_PIX_FMT_NV12, 0);
+}
+
+/* Before the stream's headers, CAPTURE has no format; the event comes
+ * with the first picture and everything then describes the stream. */
+Test(flow, initial_source_change)
+{
+	struct stream s;
+	stream_load(&s, "h264", H264_ARGS, "yuv420p", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, 0, 4);
+	struct v4l2_format f = { .type = CAP_MP };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_FMT, &f), -EINVAL);
+	struct v4l2_selection sel = { .type = CAP_MP, .target = V4L2_SEL_TGT_COMPOSE };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_SELECTION, &sel), -EINVAL);
+	struct v4l2_requestbuffers rb = { .count = 2, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_REQBUFS, &rb), -EINVAL);
+	/* Feed without handling events: the event must wait in the guest. */
+	size_t next = 0;
+	struct v4l2_event ev;
+	int got = -ENOENT;
+	for (int i = 0; i < 500 && got; i++) {
+		if (next < s.u.n && dd_feed(&dd, s.u.ptr[next], s.u.len[next]) == 0)
+			next++;
+		dp_pump(&D, 20);
+		struct v4l2_plane pl[1];
+		struct v4l2_buffer b = { .type = OUT_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+					 .m.planes = pl };
+		while (vmedia_guest_dqbuf(&D.p.g, ID, &b) == 0)
+			dd.out_free[b.index] = true;
+		got = vmedia_guest_dqevent(&D.p.g, ID, &ev);
+	}
+	cr_assert_eq(got, 0, "no source change");
+	cr_assert_eq(ev.type, V4L2_EVENT_SOURCE_CHANGE);
+	cr_assert_eq(ev.u.src_change.changes, V4L2_EVENT_SRC_CH_RESOLUTION);
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_FMT, &f), 0);
+	cr_expect_eq(f.fmt.pix_mp.width, 320);
+	cr_expect_eq(f.fmt.pix_mp.height, 240);
+	cr_expect_eq(f.fmt.pix_mp.num_planes, 1);
+	cr_expect_eq(f.fmt.pix_mp.plane_fmt[0].bytesperline % 64, 0);
+	cr_expect_geq(f.fmt.pix_mp.plane_fmt[0].sizeimage,
+		      f.fmt.pix_mp.plane_fmt[0].bytesperline * 240 * 3 / 2);
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_SELECTION, &sel), 0);
+	cr_expect_eq(sel.r.width, 320);
+	cr_expect_eq(sel.r.height, 240);
+	/* No picture can have gone out: there is no CAPTURE buffer yet. */
+	cr_expect_eq(vmedia_guest_pending_dqbufs(&D.p.g, ID, CAP_MP), 0);
+	dd.source_changes = 1;
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* Drain: every frame, an empty LAST buffer, EOS, then EPIPE; START and the
+ * same stream again decodes it all again. */
+Test(flow, drain_then_restart)
+{
+	struct stream s;
+	stream_load(&s, "h264", H264_ARGS, "yuv420p", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_run(&dd, &s.u);
+	dd_expect_frames(&dd, s.ref, s.nref);
+	cr_assert(dd.got_last && dd.got_eos);
+	struct v4l2_plane pl[1];
+	struct v4l2_buffer b = { .type = CAP_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+				 .m.planes = pl };
+	cr_assert_eq(vmedia_guest_dqbuf(&D.p.g, ID, &b), -EPIPE);
+	struct v4l2_decoder_cmd dc = { .cmd = V4L2_DEC_CMD_START };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_DECODER_CMD, &dc), 0);
+	/* The LAST buffer comes back to the queue. */
+	struct v4l2_plane qp[1] = { { .length = dd.cap_len } };
+	for (uint32_t i = 0; i < dd.ncap; i++) {
+		struct v4l2_buffer qb = { .index = i, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP,
+					  .length = 1, .m.planes = qp };
+		struct v4l2_buffer q = qb;
+		cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_QUERYBUF, &q), 0);
+		if (!(q.flags & V4L2_BUF_FLAG_QUEUED))
+			cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_QBUF, &qb), 0);
+	}
+	dd.got_last = dd.got_eos = false;
+	unsigned first = dd.nframes;
+	dd_feed_units(&dd, &s.u, 0, s.u.n);
+	dd_drain(&dd);
+	cr_assert_eq(dd.nframes - first, s.nref);
+	for (unsigned i = 0; i < s.nref; i++)
+		cr_assert_str_eq(dd.md5[first + i], s.ref[i], "frame %u after restart", i);
+	cr_expect_eq(dd.source_changes, 1);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* Seek: STREAMOFF / STREAMON of OUTPUT mid-stream, then the stream from a
+ * later keyframe; what follows decodes exactly, and nothing queued before
+ * the seek comes out after the first picture of the new position. */
+Test(flow, seek)
+{
+	/* IVF VP8: one frame per buffer, keyframes every 10 (-g 10). */
+	struct stream s;
+	stream_load(&s, "ivf", VP8_ARGS, "yuv420p", 0);
+	cr_assert_geq(s.u.n, 20);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_VP8, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_feed_units(&dd, &s.u, 0, 7);
+	int t = OUT_MP;
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_STREAMOFF, &t), 0);
+	for (unsigned i = 0; i < dd.nout; i++)
+		dd.out_free[i] = true;
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_STREAMON, &t), 0);
+	unsigned before = dd.nframes;
+	int64_t seek_ts = dd.next_ts = 10000000;
+	dd_feed_units(&dd, &s.u, 10, s.u.n);
+	dd_drain(&dd);
+	/* Pictures from before the seek may still come (the spec allows
+	 * it), but only before every picture from after it. */
+	unsigned k = before;
+	while (k < dd.nframes && dd.ts[k] < seek_ts)
+		k++;
+	cr_assert_eq(dd.nframes - k, s.nref - 10, "%u frames after the seek", dd.nframes - k);
+	for (unsigned i = 0; k + i < dd.nframes; i++) {
+		cr_assert_geq(dd.ts[k + i], seek_ts);
+		cr_assert_str_eq(dd.md5[k + i], s.ref[10 + i], "frame %u after the seek", 10 + i);
+	}
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* Two sizes in one H.264 byte stream: LAST buffer, then SOURCE_CHANGE;
+ * the client reallocates and every picture of both parts is right. */
+Test(flow, dynamic_resolution_change)
+{
+	char *a = dp_stream("h264", SRC("320x240", 12) "-c:v libx264 -g 6");
+	char *b = dp_stream("h264", SRC("176x144", 12) "-c:v libx264 -g 6");
+	char cat[4096];
+	snprintf(cat, sizeof(cat), "-i 'concat:%s|%s' -c copy -f h264", a, b);
+	char *ab = dp_stream("h264", cat);
+	char (*ra)[33], (*rb)[33];
+	unsigned na = dp_ref_md5(a, "yuv420p", &ra), nb = dp_ref_md5(b, "yuv420p", &rb);
+	size_t len;
+	uint8_t *data = dp_load(ab, &len);
+	struct dp_units u;
+	dp_units_chunks(data, len, 0, 3, &u);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_run(&dd, &u);
+	cr_expect_eq(dd.source_changes, 2);
+	cr_expect_eq(dd.lasts, 2); /* the change's and the drain's */
+	cr_assert_eq(dd.nframes, na + nb);
+	for (unsigned i = 0; i < na; i++) {
+		cr_assert_eq(dd.w[i], 320);
+		cr_assert_str_eq(dd.md5[i], ra[i], "first part, frame %u", i);
+	}
+	for (unsigned i = 0; i < nb; i++) {
+		cr_assert_eq(dd.w[na + i], 176);
+		cr_assert_eq(dd.h[na + i], 144);
+		cr_assert_str_eq(dd.md5[na + i], rb[i], "second part, frame %u", i);
+	}
+	dd_end(&dd);
+	dp_units_free(&u);
+	free(data);
+	free(ra);
+	free(rb);
+	free(a);
+	free(b);
+	free(ab);
+}
+
+/* One frame per OUTPUT buffer, no reordering (VP8): each picture carries
+ * its buffer's timestamp. */
+Test(flow, timestamps_carried)
+{
+	struct stream s;
+	stream_load(&s, "ivf", VP8_ARGS, "yuv420p", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_VP8, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, 0, 4);
+	dd.next_ts = 5000000123;
+	dd.ts_step = 33367;
+	dd_run(&dd, &s.u);
+	cr_assert_eq(dd.nframes, s.u.n);
+	for (unsigned i = 0; i < dd.nframes; i++)
+		cr_assert_eq(dd.ts[i], 5000000123 + (int64_t)i * 33367, "frame %u", i);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* H.264 with B-frames, cut anywhere: every picture's timestamp is one of
+ * an OUTPUT buffer's (one holding several frames gives its timestamp to
+ * each). */
+Test(flow, timestamps_reordered_stream)
+{
+	struct stream s;
+	stream_load(&s, "h264", H264_ARGS, "yuv420p", 1);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, 0, 4);
+	dd_run(&dd, &s.u);
+	cr_assert_eq(dd.nframes, s.nref);
+	for (unsigned i = 0; i < dd.nframes; i++) {
+		cr_assert_geq(dd.ts[i], 1000);
+		cr_assert_leq(dd.ts[i], 1000 * (int64_t)s.u.n);
+		cr_assert_eq(dd.ts[i] % 1000, 0);
+	}
+	/* Whole frames per buffer would give distinct ones; here at least
+	 * more than one piece's worth must be seen. */
+	cr_assert_neq(dd.ts[0], dd.ts[dd.nframes - 1]);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+Test(flow, userptr_both_queues)
+{
+	struct stream s;
+	stream_load(&s, "h264", H264_ARGS, "yuv420p", 1);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_USERPTR, V4L2_MEMORY_USERPTR,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_run(&dd, &s.u);
+	dd_expect_frames(&dd, s.ref, s.nref);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+Test(flow, userptr_scattered_capture)
+{
+	D.p.g.shape.sg_segments = 3; /* non-contiguous: the bounce path */
+	struct stream s;
+	stream_load(&s, "ivf", VP9_ARGS, "nv12", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_VP9, V4L2_MEMORY_MMAP, V4L2_MEMORY_USERPTR,
+		 V4L2_PIX_FMT_NV12, 3);
+	dd_run(&dd, &s.u);
+	dd_expect_frames(&dd, s.ref, s.nref);
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* Several sessions at once, each its own context: interleaved commands,
+ * every one decodes its own stream exactly. */
+Test(flow, concurrent_sessions_isolated)
+{
+	enum { N = 4 };
+	static const uint32_t fcc[N] = { V4L2_PIX_FMT_H264, V4L2_PIX_FMT_VP9, V4L2_PIX_FMT_MPEG2,
+					 V4L2_PIX_FMT_H264 };
+	static const char *ext[N] = { "h264", "ivf", "m2v", "h264" };
+	static const char *args[N] = { H264_ARGS, VP9_ARGS, MPEG2_ARGS,
+				       SRC("176x144", 15) "-c:v libx264 -g 5" };
+	struct stream s[N];
+	static struct dd dd[N];
+	uint32_t ids[N];
+	size_t next[N] = { 0 };
+	for (int i = 0; i < N; i++) {
+		stream_load(&s[i], ext[i], args[i], "yuv420p", 1);
+		ids[i] = i == 0 ? ID : dp_open(&D);
+		dd_start(&dd[i], &D, ids[i], fcc[i], V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+			 V4L2_PIX_FMT_YUV420, 3);
+	}
+	bool done = false;
+	for (int round = 0; !done; round++) {
+		cr_assert_lt(round, 5000, "sessions stalled");
+		done = true;
+		for (int i = 0; i < N; i++) {
+			if (next[i] < s[i].u.n && dd_feed(&dd[i], s[i].u.ptr[next[i]],
+							   s[i].u.len[next[i]]) == 0)
+				next[i]++;
+			if (next[i] == s[i].u.n && dd[i].cap_streaming && !dd[i].stop_sent) {
+				struct v4l2_decoder_cmd dc = { .cmd = V4L2_DEC_CMD_STOP };
+				cr_assert_eq(dp_ioctl(&D, ids[i], VIDIOC_DECODER_CMD, &dc), 0);
+				dd[i].stop_sent = true;
+			}
+			dd_service(&dd[i], 5);
+			if (!(dd[i].got_last && dd[i].got_eos))
+				done = false;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		dd_expect_frames(&dd[i], s[i].ref, s[i].nref);
+		dd_end(&dd[i]);
+		stream_free(&s[i]);
+	}
+}
