@@ -26,10 +26,12 @@ static void teardown(void)
 
 TestSuite(formats, .init = setup, .fini = teardown);
 
-static const uint32_t FOURCCS[] = { V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420,
-				    V4L2_PIX_FMT_RGB24 };
-static const char *const DESCS[] = { "YUYV 4:2:2", "Y/CbCr 4:2:0", "Planar YUV 4:2:0",
-				     "24-bit RGB 8-8-8" };
+static const uint32_t FOURCCS[] = { V4L2_PIX_FMT_YUYV,  V4L2_PIX_FMT_NV12,
+				    V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_RGB24,
+				    V4L2_PIX_FMT_BGR24, V4L2_PIX_FMT_YVU420 };
+static const char *const DESCS[] = { "YUYV 4:2:2",	 "Y/CbCr 4:2:0",     "Planar YUV 4:2:0",
+				     "24-bit RGB 8-8-8", "24-bit BGR 8-8-8", "Planar YVU 4:2:0" };
+#define NFOURCCS 6u
 static const uint32_t SIZES[][2] = { { 320, 240 }, { 640, 480 }, { 1280, 720 } };
 
 static void expect_layout(const struct v4l2_pix_format *p, uint32_t fourcc, uint32_t w, uint32_t h)
@@ -38,22 +40,22 @@ static void expect_layout(const struct v4l2_pix_format *p, uint32_t fourcc, uint
 	cr_expect_eq(p->width, w);
 	cr_expect_eq(p->height, h);
 	cr_expect_eq(p->field, V4L2_FIELD_NONE);
-	uint32_t bpl = fourcc == V4L2_PIX_FMT_YUYV ? 2 * w : fourcc == V4L2_PIX_FMT_RGB24 ? 3 * w : w;
-	uint32_t size = fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_RGB24 ? bpl * h
-										   : w * h * 3 / 2;
+	bool rgb = fourcc == V4L2_PIX_FMT_RGB24 || fourcc == V4L2_PIX_FMT_BGR24;
+	uint32_t bpl = fourcc == V4L2_PIX_FMT_YUYV ? 2 * w : rgb ? 3 * w : w;
+	uint32_t size = fourcc == V4L2_PIX_FMT_YUYV || rgb ? bpl * h : w * h * 3 / 2;
 	cr_expect_eq(p->bytesperline, bpl, "%.4s bpl", (const char *)&fourcc);
 	cr_expect_eq(p->sizeimage, size, "%.4s size", (const char *)&fourcc);
 	cr_expect_eq(p->colorspace, V4L2_COLORSPACE_SRGB);
 	cr_expect_eq(p->priv, V4L2_PIX_FMT_PRIV_MAGIC);
-	cr_expect_eq(p->quantization, fourcc == V4L2_PIX_FMT_RGB24 ? V4L2_QUANTIZATION_FULL_RANGE
-								   : V4L2_QUANTIZATION_LIM_RANGE);
+	cr_expect_eq(p->quantization, rgb ? V4L2_QUANTIZATION_FULL_RANGE
+					  : V4L2_QUANTIZATION_LIM_RANGE);
 }
 
 /* ---- ENUM_FMT ---- */
 
-Test(formats, enum_fmt_lists_four_formats_with_the_kernel_descriptions)
+Test(formats, enum_fmt_lists_six_formats_with_the_kernel_descriptions)
 {
-	for (uint32_t i = 0; i < 4; i++) {
+	for (uint32_t i = 0; i < NFOURCCS; i++) {
 		struct v4l2_fmtdesc d;
 		memset(&d, 0xee, sizeof(d));
 		d.index = i;
@@ -70,7 +72,7 @@ Test(formats, enum_fmt_lists_four_formats_with_the_kernel_descriptions)
 
 Test(formats, enum_fmt_past_the_end_and_bad_types_are_einval)
 {
-	struct v4l2_fmtdesc d = { .index = 4, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	struct v4l2_fmtdesc d = { .index = NFOURCCS, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
 	cr_expect_eq(sp_ioctl(&SP, ID, VIDIOC_ENUM_FMT, &d), -EINVAL);
 	d.index = UINT32_MAX;
 	cr_expect_eq(sp_ioctl(&SP, ID, VIDIOC_ENUM_FMT, &d), -EINVAL);
@@ -86,7 +88,7 @@ Test(formats, enum_fmt_past_the_end_and_bad_types_are_einval)
 
 Test(formats, every_format_has_three_sizes_and_two_intervals_each)
 {
-	for (unsigned f = 0; f < 4; f++) {
+	for (unsigned f = 0; f < NFOURCCS; f++) {
 		for (uint32_t i = 0; i < 3; i++) {
 			struct v4l2_frmsizeenum fs = { .index = i, .pixel_format = FOURCCS[f] };
 			cr_assert_eq(sp_ioctl(&SP, ID, VIDIOC_ENUM_FRAMESIZES, &fs), 0);
@@ -144,7 +146,7 @@ Test(formats, default_format_is_640x480_yuyv)
 
 Test(formats, every_format_and_size_can_be_set_and_read_back)
 {
-	for (unsigned f = 0; f < 4; f++) {
+	for (unsigned f = 0; f < NFOURCCS; f++) {
 		for (unsigned i = 0; i < 3; i++) {
 			struct v4l2_pix_format p =
 				sp_set_fmt(&SP, ID, FOURCCS[f], SIZES[i][0], SIZES[i][1]);

@@ -30,8 +30,10 @@ static void teardown(void)
 
 TestSuite(pattern, .init = setup, .fini = teardown);
 
-static const uint32_t FOURCCS[] = { V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420,
-				    V4L2_PIX_FMT_RGB24 };
+static const uint32_t FOURCCS[] = { V4L2_PIX_FMT_YUYV,  V4L2_PIX_FMT_NV12,
+				    V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_RGB24,
+				    V4L2_PIX_FMT_BGR24, V4L2_PIX_FMT_YVU420 };
+#define NFOURCCS (sizeof(FOURCCS) / sizeof(FOURCCS[0]))
 static const uint32_t SIZES[][2] = { { 320, 240 }, { 640, 480 }, { 1280, 720 } };
 
 /* 100% colour bars: full-range RGB, and BT.601 limited-range Y'CbCr. */
@@ -46,7 +48,33 @@ static const uint8_t BAR_YUV[8][3] = {
 
 static bool is_rgb(const struct v4l2_pix_format *f)
 {
-	return f->pixelformat == V4L2_PIX_FMT_RGB24;
+	return f->pixelformat == V4L2_PIX_FMT_RGB24 || f->pixelformat == V4L2_PIX_FMT_BGR24;
+}
+
+/* sp_pixel, plus the two formats that are others reordered: the pixel as
+ * {R, G, B} or {Y, Cb, Cr} whatever the order in memory. */
+static void pixel(const struct v4l2_pix_format *f, const uint8_t *frame, uint32_t x, uint32_t y,
+		  uint8_t out[3])
+{
+	uint32_t bpl = f->bytesperline, h = f->height;
+	const uint8_t *p;
+	switch (f->pixelformat) {
+	case V4L2_PIX_FMT_BGR24:
+		p = frame + (size_t)y * bpl + x * 3;
+		out[0] = p[2];
+		out[1] = p[1];
+		out[2] = p[0];
+		break;
+	case V4L2_PIX_FMT_YVU420:
+		out[0] = frame[(size_t)y * bpl + x];
+		p = frame + (size_t)bpl * h;
+		out[2] = p[(size_t)(y / 2) * (bpl / 2) + x / 2];
+		p += (size_t)(bpl / 2) * (h / 2);
+		out[1] = p[(size_t)(y / 2) * (bpl / 2) + x / 2];
+		break;
+	default:
+		sp_pixel(f, frame, x, y, out);
+	}
 }
 
 static int near(int a, int b)
@@ -58,7 +86,7 @@ static int near(int a, int b)
 static void bar_pixel(const struct v4l2_pix_format *f, int b, uint8_t out[3])
 {
 	uint32_t x = f->width / 8 * (uint32_t)b + f->width / 16;
-	sp_pixel(f, FRAME, x, f->height - 4, out);
+	pixel(f, FRAME, x, f->height - 4, out);
 }
 
 static struct v4l2_pix_format current(void)
@@ -70,7 +98,7 @@ static struct v4l2_pix_format current(void)
 
 Test(pattern, bars_are_right_in_every_format_and_size)
 {
-	for (unsigned fi = 0; fi < 4; fi++) {
+	for (unsigned fi = 0; fi < NFOURCCS; fi++) {
 		for (unsigned si = 0; si < 3; si++) {
 			struct v4l2_pix_format f =
 				sp_set_fmt(&SP, ID, FOURCCS[fi], SIZES[si][0], SIZES[si][1]);
@@ -100,26 +128,57 @@ Test(pattern, rgb3_default_bars_are_exact)
 	}
 }
 
-/* The three YUV formats hold the same picture, pixel for pixel. */
+/* The four YUV formats hold the same picture, pixel for pixel. */
 Test(pattern, yuv_formats_agree_everywhere)
 {
 	static uint8_t yuyv[640 * 480 * 2];
 	struct v4l2_pix_format fy = sp_set_fmt(&SP, ID, V4L2_PIX_FMT_YUYV, 640, 480);
 	sp_capture(&SP, ID, 0, yuyv);
-	for (unsigned fi = 1; fi < 3; fi++) {
-		struct v4l2_pix_format f = sp_set_fmt(&SP, ID, FOURCCS[fi], 640, 480);
+	static const uint32_t others[] = { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420,
+					   V4L2_PIX_FMT_YVU420 };
+	for (unsigned fi = 0; fi < 3; fi++) {
+		struct v4l2_pix_format f = sp_set_fmt(&SP, ID, others[fi], 640, 480);
 		sp_capture(&SP, ID, 0, FRAME);
 		for (uint32_t y = 0; y < 480; y += 2) {
 			for (uint32_t x = 0; x < 640; x += 2) {
 				uint8_t a[3], b[3];
-				sp_pixel(&fy, yuyv, x, y, a);
-				sp_pixel(&f, FRAME, x, y, b);
+				pixel(&fy, yuyv, x, y, a);
+				pixel(&f, FRAME, x, y, b);
 				if (memcmp(a, b, 3))
 					cr_assert_fail("%.4s differs from YUYV at %u,%u",
 						       (const char *)&f.pixelformat, x, y);
 			}
 		}
 	}
+}
+
+/* In memory, not through a pixel reader: BGR3 is RGB3 with R and B swapped
+ * in every pixel, YV12 is YU12 with the Cb and Cr planes swapped. */
+Test(pattern, bgr3_and_yv12_are_rgb3_and_yu12_reordered)
+{
+	static uint8_t ref[1280 * 720 * 3];
+	struct v4l2_pix_format fr = sp_set_fmt(&SP, ID, V4L2_PIX_FMT_RGB24, 320, 240);
+	sp_capture(&SP, ID, 0, ref);
+	struct v4l2_pix_format fb = sp_set_fmt(&SP, ID, V4L2_PIX_FMT_BGR24, 320, 240);
+	cr_assert_eq(fb.sizeimage, fr.sizeimage);
+	cr_assert_eq(fb.bytesperline, fr.bytesperline);
+	sp_capture(&SP, ID, 0, FRAME);
+	for (size_t i = 0; i < fr.sizeimage; i += 3)
+		if (FRAME[i] != ref[i + 2] || FRAME[i + 1] != ref[i + 1] || FRAME[i + 2] != ref[i])
+			cr_assert_fail("BGR3 byte %zu differs", i);
+
+	struct v4l2_pix_format fu = sp_set_fmt(&SP, ID, V4L2_PIX_FMT_YUV420, 320, 240);
+	sp_capture(&SP, ID, 0, ref);
+	struct v4l2_pix_format fv = sp_set_fmt(&SP, ID, V4L2_PIX_FMT_YVU420, 320, 240);
+	cr_assert_eq(fv.sizeimage, fu.sizeimage);
+	cr_assert_eq(fv.bytesperline, fu.bytesperline);
+	sp_capture(&SP, ID, 0, FRAME);
+	size_t luma = (size_t)fu.bytesperline * fu.height, chroma = luma / 4;
+	cr_expect_eq(memcmp(FRAME, ref, luma), 0, "same luma");
+	cr_expect_eq(memcmp(FRAME + luma, ref + luma + chroma, chroma), 0, "Cr first");
+	cr_expect_eq(memcmp(FRAME + luma + chroma, ref + luma, chroma), 0, "then Cb");
+	cr_expect_neq(memcmp(ref + luma, ref + luma + chroma, chroma), 0,
+		      "the planes differ, so the swap is seen");
 }
 
 /* ---- the frame number ---- */
@@ -145,7 +204,7 @@ static int read_number(const struct v4l2_pix_format *f, const uint8_t *frame)
 		for (uint32_t r = 0; r < 7; r++) {
 			for (uint32_t c = 0; c < 5; c++) {
 				uint8_t px[3];
-				sp_pixel(f, frame, 3 * s + 6 * s * d + c * s + s / 2,
+				pixel(f, frame, 3 * s + 6 * s * d + c * s + s / 2,
 					 3 * s + r * s + s / 2, px);
 				uint8_t lum = is_rgb(f) ? px[1] : px[0];
 				if (lum > 128)
@@ -188,7 +247,7 @@ static void stream_frames(uint32_t n, uint8_t **frames)
 
 Test(pattern, the_frame_number_is_drawn_in_every_format)
 {
-	for (unsigned fi = 0; fi < 4; fi++) {
+	for (unsigned fi = 0; fi < NFOURCCS; fi++) {
 		for (unsigned si = 0; si < 3; si += 2) {
 			struct v4l2_pix_format f =
 				sp_set_fmt(&SP, ID, FOURCCS[fi], SIZES[si][0], SIZES[si][1]);
@@ -213,7 +272,7 @@ static int square_x(const struct v4l2_pix_format *f, const uint8_t *frame)
 	uint32_t y = f->height / 2;
 	for (uint32_t x = 0; x < f->width; x++) {
 		uint8_t px[3];
-		sp_pixel(f, frame, x, y, px);
+		pixel(f, frame, x, y, px);
 		bool grey = is_rgb(f) ? px[0] == 128 && px[1] == 128 && px[2] == 128
 				      : near(px[0], 126) && px[1] == 128 && px[2] == 128;
 		if (grey)
@@ -224,7 +283,7 @@ static int square_x(const struct v4l2_pix_format *f, const uint8_t *frame)
 
 Test(pattern, the_square_moves_right_every_frame)
 {
-	for (unsigned fi = 0; fi < 4; fi++) {
+	for (unsigned fi = 0; fi < NFOURCCS; fi++) {
 		struct v4l2_pix_format f = sp_set_fmt(&SP, ID, FOURCCS[fi], 640, 480);
 		uint8_t *frames[4];
 		for (int k = 0; k < 4; k++)
@@ -328,11 +387,11 @@ Test(pattern, a_control_change_reaches_the_next_frame_while_streaming)
 	struct v4l2_buffer d;
 	cr_assert_eq(sp_dqbuf(&SP, ID, V4L2_MEMORY_MMAP, &d), 0);
 	uint8_t px[3];
-	sp_pixel(&f, b.view[0], 300, 230, px);
+	pixel(&f, b.view[0], 300, 230, px);
 	cr_expect_eq(px[0], 16);
 	cr_assert_eq(sp_s_ctrl(&SP, ID, V4L2_CID_BRIGHTNESS, 255), 0);
 	cr_assert_eq(sp_qbuf_mmap(&SP, ID, 0), 0);
 	cr_assert_eq(sp_dqbuf(&SP, ID, V4L2_MEMORY_MMAP, &d), 0);
-	sp_pixel(&f, b.view[0], 300, 230, px);
+	pixel(&f, b.view[0], 300, 230, px);
 	cr_expect(near(px[0], 16 + 127 * 219 / 255), "black now %u", px[0]);
 }

@@ -131,6 +131,32 @@ Test(convert, yu12_to_420p_exact_with_padding)
 	free(f);
 }
 
+/* YV12 is YU12 with the chroma planes swapped: Cr first. */
+Test(convert, yv12_to_420p_exact_with_padding)
+{
+	const unsigned w = 32, h = 6, bpl = w + 32;
+	struct v4l2_pix_format p = pix(V4L2_PIX_FMT_YVU420, w, h, bpl);
+	size_t len = vqm_frame_bytes(&p);
+	cr_assert_eq(len, (size_t)bpl * h + 2 * (bpl / 2) * (h / 2));
+	uint8_t *f = malloc(len);
+	memset(f, 0xee, len);
+	for (unsigned y = 0; y < h; y++)
+		for (unsigned x = 0; x < w; x++)
+			f[y * bpl + x] = sample(0, x, y);
+	uint8_t *v = f + bpl * h, *u = v + (bpl / 2) * (h / 2);
+	for (unsigned y = 0; y < h / 2; y++)
+		for (unsigned x = 0; x < w / 2; x++) {
+			u[y * (bpl / 2) + x] = sample(1, x, y);
+			v[y * (bpl / 2) + x] = sample(2, x, y);
+		}
+	struct vqm_conv *c;
+	const struct vqm_image *img = convert(&p, VQM_YUV420P, f, len, &c);
+	for (unsigned pl = 0; pl < 3; pl++)
+		check_plane(img, pl);
+	vqm_conv_free(c);
+	free(f);
+}
+
 static void near(int got, int want, int tol, const char *what)
 {
 	cr_assert(abs(got - want) <= tol, "%s: %d, expected %d +- %d", what, got, want, tol);
@@ -161,6 +187,29 @@ Test(convert, rgb3_to_444p_limited_bt601)
 			for (unsigned pl = 0; pl < 3; pl++)
 				near(img->plane[pl][y * (unsigned)img->stride[pl] + x],
 				     yuv_bars[x / 2][pl], 2, "RGB -> Y'CbCr");
+	vqm_conv_free(c);
+	free(f);
+}
+
+Test(convert, bgr3_to_444p_limited_bt601)
+{
+	const unsigned w = 10, h = 2, bpl = 3 * w + 2;
+	struct v4l2_pix_format p = pix(V4L2_PIX_FMT_BGR24, w, h, bpl);
+	size_t len = vqm_frame_bytes(&p);
+	cr_assert_eq(len, (size_t)bpl * h);
+	uint8_t *f = calloc(1, len);
+	for (unsigned y = 0; y < h; y++)
+		for (unsigned x = 0; x < w; x++)
+			for (unsigned k = 0; k < 3; k++)
+				f[y * bpl + 3 * x + k] = rgb_bars[x / 2][2 - k]; /* B, G, R */
+	struct vqm_conv *c;
+	const struct vqm_image *img = convert(&p, VQM_YUV444P, f, len, &c);
+	cr_assert_not(img->full_range);
+	for (unsigned y = 0; y < h; y++)
+		for (unsigned x = 0; x < w; x++)
+			for (unsigned pl = 0; pl < 3; pl++)
+				near(img->plane[pl][y * (unsigned)img->stride[pl] + x],
+				     yuv_bars[x / 2][pl], 2, "BGR -> Y'CbCr");
 	vqm_conv_free(c);
 	free(f);
 }
@@ -235,6 +284,11 @@ Test(convert, formats_by_name)
 	cr_assert_eq(vqm_format_by_name("nv12")->y4m, VQM_YUV420P);
 	cr_assert_eq(vqm_format_by_name("yu12")->fourcc, V4L2_PIX_FMT_YUV420);
 	cr_assert_eq(vqm_format_by_name("rgb3")->y4m, VQM_YUV444P);
+	cr_assert_eq(vqm_format_by_name("BGR3")->fourcc, V4L2_PIX_FMT_BGR24);
+	cr_assert_eq(vqm_format_by_name("bgr3")->y4m, VQM_YUV444P);
+	cr_assert_eq(vqm_format_by_name("yv12")->fourcc, V4L2_PIX_FMT_YVU420);
+	cr_assert_eq(vqm_format_by_name("yv12")->y4m, VQM_YUV420P);
+	cr_assert_str_eq(vqm_format_by_fourcc(V4L2_PIX_FMT_YVU420)->desc, "Planar YVU 4:2:0");
 	cr_assert_null(vqm_format_by_name("mjpg"));
 }
 

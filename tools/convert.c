@@ -15,6 +15,8 @@ const struct vqm_format vqm_formats[] = {
 	{ "nv12", V4L2_PIX_FMT_NV12, "Y/UV 4:2:0", VQM_YUV420P },
 	{ "yu12", V4L2_PIX_FMT_YUV420, "Planar YUV 4:2:0", VQM_YUV420P },
 	{ "rgb3", V4L2_PIX_FMT_RGB24, "24-bit RGB 8-8-8", VQM_YUV444P },
+	{ "bgr3", V4L2_PIX_FMT_BGR24, "24-bit BGR 8-8-8", VQM_YUV444P },
+	{ "yv12", V4L2_PIX_FMT_YVU420, "Planar YVU 4:2:0", VQM_YUV420P },
 };
 const unsigned vqm_nformats = sizeof(vqm_formats) / sizeof(vqm_formats[0]);
 
@@ -52,6 +54,9 @@ static enum AVPixelFormat av_src_fmt(uint32_t fourcc)
 	case V4L2_PIX_FMT_NV12: return AV_PIX_FMT_NV12;
 	case V4L2_PIX_FMT_YUV420: return AV_PIX_FMT_YUV420P;
 	case V4L2_PIX_FMT_RGB24: return AV_PIX_FMT_RGB24;
+	case V4L2_PIX_FMT_BGR24: return AV_PIX_FMT_BGR24;
+	/* Same samples as YU12, Cr plane first: vqm_conv_run swaps them. */
+	case V4L2_PIX_FMT_YVU420: return AV_PIX_FMT_YUV420P;
 	default: return AV_PIX_FMT_NONE;
 	}
 }
@@ -78,7 +83,8 @@ static uint32_t min_bpl(uint32_t fourcc, uint32_t width)
 {
 	switch (fourcc) {
 	case V4L2_PIX_FMT_YUYV: return 2 * width;
-	case V4L2_PIX_FMT_RGB24: return 3 * width;
+	case V4L2_PIX_FMT_RGB24:
+	case V4L2_PIX_FMT_BGR24: return 3 * width;
 	default: return width;
 	}
 }
@@ -94,7 +100,9 @@ size_t vqm_frame_bytes(const struct v4l2_pix_format *pix)
 		/* Y, then interleaved CbCr rows of the same stride. */
 		return luma + (size_t)pix->bytesperline * ((pix->height + 1) / 2);
 	case V4L2_PIX_FMT_YUV420:
-		/* Y, Cb, Cr; chroma strides are half the luma stride. */
+	case V4L2_PIX_FMT_YVU420:
+		/* Y, Cb, Cr (YV12: Cr, Cb); chroma strides are half the luma
+		 * stride. */
 		return luma + 2 * (size_t)(pix->bytesperline / 2) * ((pix->height + 1) / 2);
 	default:
 		return luma;
@@ -134,12 +142,14 @@ int vqm_conv_new(struct vqm_conv **out, const struct v4l2_pix_format *pix, enum 
 	if (sf == AV_PIX_FMT_NONE || df == AV_PIX_FMT_NONE || !bytes || pix->width > 16384 ||
 	    pix->height > 16384)
 		return -EINVAL;
-	bool src_rgb = pix->pixelformat == V4L2_PIX_FMT_RGB24;
+	bool src_rgb = pix->pixelformat == V4L2_PIX_FMT_RGB24 ||
+		       pix->pixelformat == V4L2_PIX_FMT_BGR24;
 	/* Chroma is shared by pixel pairs (and row pairs): odd sizes are not
 	 * representable in these formats. */
 	if (!src_rgb && (pix->width & 1))
 		return -EINVAL;
-	if ((pix->pixelformat == V4L2_PIX_FMT_NV12 || pix->pixelformat == V4L2_PIX_FMT_YUV420) &&
+	if ((pix->pixelformat == V4L2_PIX_FMT_NV12 || pix->pixelformat == V4L2_PIX_FMT_YUV420 ||
+	     pix->pixelformat == V4L2_PIX_FMT_YVU420) &&
 	    ((pix->height & 1) || (pix->bytesperline & 1)))
 		return -EINVAL;
 
@@ -229,10 +239,13 @@ int vqm_conv_run(struct vqm_conv *c, const uint8_t *frame, size_t len,
 	if (pix->pixelformat == V4L2_PIX_FMT_NV12) {
 		src[1] = frame + luma;
 		stride[1] = (int)pix->bytesperline;
-	} else if (pix->pixelformat == V4L2_PIX_FMT_YUV420) {
+	} else if (pix->pixelformat == V4L2_PIX_FMT_YUV420 ||
+		   pix->pixelformat == V4L2_PIX_FMT_YVU420) {
 		size_t cstride = pix->bytesperline / 2;
-		src[1] = frame + luma;
-		src[2] = src[1] + cstride * (pix->height / 2);
+		const uint8_t *first = frame + luma, *second = first + cstride * (pix->height / 2);
+		bool yvu = pix->pixelformat == V4L2_PIX_FMT_YVU420;
+		src[1] = yvu ? second : first; /* libswscale wants Cb, then Cr */
+		src[2] = yvu ? first : second;
 		stride[1] = stride[2] = (int)cstride;
 	}
 	int h = sws_scale(c->sws, src, stride, 0, (int)pix->height, c->data, c->linesize);

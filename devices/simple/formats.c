@@ -29,6 +29,11 @@ static const struct fmt_info fmts[] = {
 	{ V4L2_PIX_FMT_NV12, "Y/CbCr 4:2:0", 1, true, false },
 	{ V4L2_PIX_FMT_YUV420, "Planar YUV 4:2:0", 1, true, false },
 	{ V4L2_PIX_FMT_RGB24, "24-bit RGB 8-8-8", 3, false, true },
+	/* The two that libv4lconvert would otherwise emulate (and describe by
+	 * their fourcc): offered natively, an application through libv4l2
+	 * sees the device's own formats only. */
+	{ V4L2_PIX_FMT_BGR24, "24-bit BGR 8-8-8", 3, false, true },
+	{ V4L2_PIX_FMT_YVU420, "Planar YVU 4:2:0", 1, true, false },
 };
 #define NFMTS (sizeof(fmts) / sizeof(fmts[0]))
 
@@ -188,7 +193,8 @@ int simple_g_parm(const struct simple_parm *cur, struct v4l2_streamparm *p)
 	if (p->type != V4L2_BUF_TYPE_VIDEO_CAPTURE)
 		return -EINVAL;
 	memset(&p->parm, 0, sizeof(p->parm));
-	/* readbuffers stays 0: no read() (no V4L2_CAP_READWRITE). */
+	/* readbuffers stays 0: read() is the guest kernel's (vb2's) emulation,
+	 * not the device's, and the core fills the count in. */
 	p->parm.capture.capability = V4L2_CAP_TIMEPERFRAME;
 	p->parm.capture.timeperframe = cur->interval;
 	return 0;

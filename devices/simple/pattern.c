@@ -3,7 +3,7 @@
  * The test picture: eight vertical 100% colour bars (white, yellow, cyan,
  * green, magenta, red, blue, black), a grey square moving left to right
  * across the middle, and the frame number in a 5x7 digit font at the top
- * left, drawn in YUYV, NV12, YU12 or RGB3.
+ * left, drawn in YUYV, NV12, YU12, YV12, RGB3 or BGR3.
  *
  * Colour: the scene is defined in full-range RGB, converted to BT.601
  * YCbCr, adjusted there by the controls (brightness offsets luma, contrast
@@ -53,7 +53,13 @@ static const uint8_t font[10][7] = {
 
 static bool is_rgb(uint32_t pf)
 {
-	return pf == V4L2_PIX_FMT_RGB24;
+	return pf == V4L2_PIX_FMT_RGB24 || pf == V4L2_PIX_FMT_BGR24;
+}
+
+/* Three planes: Y, then Cb and Cr in either order. */
+static bool is_planar420(uint32_t pf)
+{
+	return pf == V4L2_PIX_FMT_YUV420 || pf == V4L2_PIX_FMT_YVU420;
 }
 
 static double clamp255(double v)
@@ -134,10 +140,13 @@ static void planes_of(const struct simple_format *f, uint8_t *dst, struct planes
 	if (f->pixelformat == V4L2_PIX_FMT_NV12) {
 		pl->p[1] = chroma;
 		pl->stride[1] = f->bytesperline;
-	} else if (f->pixelformat == V4L2_PIX_FMT_YUV420) {
+	} else if (is_planar420(f->pixelformat)) {
+		/* p[1] is always Cb and p[2] Cr: YV12 stores Cr first. */
 		pl->stride[1] = pl->stride[2] = f->bytesperline / 2;
-		pl->p[1] = chroma;
-		pl->p[2] = chroma + (size_t)pl->stride[1] * (f->height / 2);
+		uint8_t *second = chroma + (size_t)pl->stride[1] * (f->height / 2);
+		bool yvu = f->pixelformat == V4L2_PIX_FMT_YVU420;
+		pl->p[1] = yvu ? second : chroma;
+		pl->p[2] = yvu ? chroma : second;
 	}
 }
 
@@ -175,6 +184,7 @@ static void fill_rect(const struct simple_format *f, const struct planes *pl, ui
 		repeat_row(line, pl->stride[0], 2 * (size_t)w, h);
 		break;
 	case V4L2_PIX_FMT_RGB24:
+	case V4L2_PIX_FMT_BGR24: /* @c is already in the format's order */
 		line = pl->p[0] + (size_t)y * pl->stride[0] + 3 * x;
 		for (uint32_t i = 0; i < w; i++)
 			memcpy(line + 3 * i, c, 3);
@@ -192,6 +202,7 @@ static void fill_rect(const struct simple_format *f, const struct planes *pl, ui
 		repeat_row(line, pl->stride[1], w, h / 2);
 		break;
 	case V4L2_PIX_FMT_YUV420:
+	case V4L2_PIX_FMT_YVU420:
 		line = pl->p[0] + (size_t)y * pl->stride[0] + x;
 		memset(line, c[0], w);
 		repeat_row(line, pl->stride[0], w, h);
@@ -230,7 +241,7 @@ int simple_pattern_update(struct simple_pattern *p, const struct simple_format *
 	uint32_t len[3] = { f->bytesperline, 0, 0 };
 	if (f->pixelformat == V4L2_PIX_FMT_NV12)
 		len[1] = f->bytesperline;
-	else if (f->pixelformat == V4L2_PIX_FMT_YUV420)
+	else if (is_planar420(f->pixelformat))
 		len[1] = len[2] = f->bytesperline / 2;
 	for (int i = 0; i < 3; i++) {
 		if (len[i] > p->rowlen[i]) {
@@ -245,11 +256,21 @@ int simple_pattern_update(struct simple_pattern *p, const struct simple_format *
 	struct simple_ctrl_values v;
 	simple_ctrls_values(c, &v);
 	bool rgb = is_rgb(f->pixelformat);
-	for (int b = 0; b < 8; b++)
-		convert(bar_rgb[b], &v, rgb, p->bars[b]);
-	convert(box_rgb, &v, rgb, p->box);
-	convert(fg_rgb, &v, rgb, p->fg);
-	convert(bg_rgb, &v, rgb, p->bg);
+	uint8_t *colours[11] = { p->box, p->fg, p->bg };
+	const uint8_t *scene[11] = { box_rgb, fg_rgb, bg_rgb };
+	for (int b = 0; b < 8; b++) {
+		colours[3 + b] = p->bars[b];
+		scene[3 + b] = bar_rgb[b];
+	}
+	for (int i = 0; i < 11; i++) {
+		convert(scene[i], &v, rgb, colours[i]);
+		/* Colours are kept as written: BGR3 stores blue first. */
+		if (f->pixelformat == V4L2_PIX_FMT_BGR24) {
+			uint8_t t = colours[i][0];
+			colours[i][0] = colours[i][2];
+			colours[i][2] = t;
+		}
+	}
 
 	/* Draw one image row of bars through fill_rect, into the row buffers
 	 * posing as a one-row (two for chroma) image. */

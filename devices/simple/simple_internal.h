@@ -82,7 +82,7 @@ struct simple_pattern {
 	bool valid;
 	uint8_t *row[3];     /* plane rows: Y (or packed), U / UV, V */
 	uint32_t rowlen[3];
-	uint8_t box[3];      /* the moving element's colour: Y U V, or R G B */
+	uint8_t box[3];      /* the moving element's colour: Y U V, or R G B / B G R as written */
 	uint8_t fg[3], bg[3];/* frame number digits and their background */
 	uint8_t bars[8][3];  /* bar colours as written, for tests and tools */
 };
