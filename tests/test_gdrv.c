@@ -3,11 +3,13 @@
  * The userspace guest driver behind the libv4l2 plugin and the LD_PRELOAD
  * shim (tests/plugin/gdrv.h), called directly: which files it claims, the
  * V4L2-core parts it adds (unknown ioctl numbers, NULL arguments,
- * priorities, DQBUF that waits), and the simple camera through it in real
- * time, with buffers mapped from the file itself.
+ * priorities, DQBUF that waits, read() I/O), and the simple camera through
+ * it in real time, with buffers mapped from the file itself; and the
+ * LD_PRELOAD shim's poll-only mode.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,4 +267,242 @@ Test(gdrv, a_control_event_makes_poll_report_pollpri)
 	cr_expect_eq(ev.u.ctrl.value, 90);
 	gdrv_release(a);
 	gdrv_release(b);
+}
+
+/* ---- read() I/O ---- */
+
+#define FRAME_BYTES (640 * 480 * 2) /* the default: 640x480 YUYV */
+
+Test(gdrv, read_io_is_announced_and_returns_frames)
+{
+	struct gdrv_fd *f = gdrv_claim(open_file("rd.simple.vqmedia"));
+	cr_assert_not_null(f);
+	struct v4l2_capability cap;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_QUERYCAP, &cap), 0);
+	cr_expect(cap.device_caps & V4L2_CAP_READWRITE);
+	cr_expect(cap.capabilities & V4L2_CAP_READWRITE);
+	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_G_PARM, &parm), 0);
+	cr_expect_gt(parm.parm.capture.readbuffers, 0, "read() I/O has buffers");
+
+	uint8_t *buf = malloc(FRAME_BYTES + 100);
+	for (int k = 0; k < 3; k++) {
+		memset(buf, 0, FRAME_BYTES);
+		cr_assert_eq(gdrv_read(f, buf, FRAME_BYTES + 100), FRAME_BYTES,
+			     "one frame per read, however much is asked");
+		cr_expect_eq(buf[2 * 4 * 640], 235, "the white bar, bottom rows");
+		cr_expect_eq(buf[FRAME_BYTES - 2], 16, "the black bar's luma, last pixel");
+	}
+	/* A short read leaves the rest of the frame for the next one. */
+	cr_assert_eq(gdrv_read(f, buf, 10), 10);
+	cr_assert_eq(gdrv_read(f, buf + 10, FRAME_BYTES), FRAME_BYTES - 10);
+	cr_expect_eq(buf[FRAME_BYTES - 2], 16);
+	cr_expect_eq(gdrv_read(f, buf, 0), 0);
+	free(buf);
+	gdrv_release(f);
+}
+
+Test(gdrv, nonblocking_read_is_eagain_until_the_next_frame)
+{
+	int fd = open_file("rnb.simple.vqmedia");
+	struct gdrv_fd *f = gdrv_claim(fd);
+	cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	uint8_t *buf = malloc(FRAME_BYTES);
+	cr_expect_eq(gdrv_read(f, buf, FRAME_BYTES), FRAME_BYTES, "due at the start");
+	cr_expect_eq(gdrv_read(f, buf, FRAME_BYTES), -EAGAIN, "1/30 s away");
+	uint64_t t0 = now_ms();
+	ssize_t r = -EAGAIN;
+	while (r == -EAGAIN && now_ms() - t0 < 1000)
+		r = gdrv_read(f, buf, FRAME_BYTES);
+	cr_expect_eq(r, FRAME_BYTES);
+	free(buf);
+	gdrv_release(f);
+}
+
+Test(gdrv, read_is_ebusy_while_the_application_has_buffers)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("rb.simple.vqmedia"));
+	struct gdrv_fd *b = gdrv_claim(open(PATH_, O_RDWR));
+	struct v4l2_requestbuffers rb = { .count = 1, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_REQBUFS, &rb), 0);
+	char c;
+	cr_expect_eq(gdrv_read(a, &c, 1), -EBUSY, "its own buffers");
+	cr_expect_eq(gdrv_read(b, &c, 1), -EBUSY, "another fd's buffers");
+	rb.count = 0;
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_REQBUFS, &rb), 0);
+	cr_expect_eq(gdrv_read(b, &c, 1), 1, "free again");
+	gdrv_release(a);
+	gdrv_release(b);
+}
+
+Test(gdrv, while_read_owns_the_queue_buffer_ioctls_are_ebusy)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("ro.simple.vqmedia"));
+	struct gdrv_fd *b = gdrv_claim(open(PATH_, O_RDWR));
+	char c;
+	cr_assert_eq(gdrv_read(a, &c, 1), 1);
+	cr_expect_eq(gdrv_read(b, &c, 1), -EBUSY, "another fd reads");
+	struct gdrv_fd *both[] = { a, b };
+	for (int i = 0; i < 2; i++) {
+		struct gdrv_fd *f = both[i];
+		struct v4l2_requestbuffers rb = { .count = 2, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+						  .memory = V4L2_MEMORY_MMAP };
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_REQBUFS, &rb), -EBUSY, "fd %d", i);
+		rb.count = 0;
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_REQBUFS, &rb), -EBUSY, "fd %d", i);
+		struct v4l2_create_buffers cb = { .count = 1, .memory = V4L2_MEMORY_MMAP };
+		cb.format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_G_FMT, &cb.format), 0);
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_CREATE_BUFS, &cb), -EBUSY, "fd %d", i);
+		struct v4l2_buffer buf = { .index = 0, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					   .memory = V4L2_MEMORY_MMAP };
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_QBUF, &buf), -EBUSY, "fd %d", i);
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_DQBUF, &buf), -EBUSY, "fd %d", i);
+		int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_STREAMON, &type), -EBUSY, "fd %d", i);
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_STREAMOFF, &type), -EBUSY, "fd %d", i);
+		struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+		cr_assert_eq(gdrv_ioctl(f, VIDIOC_G_FMT, &fmt), 0);
+		fmt.fmt.pix.width = 320;
+		fmt.fmt.pix.height = 240;
+		cr_expect_eq(gdrv_ioctl(f, VIDIOC_S_FMT, &fmt), -EBUSY, "fd %d: buffers exist", i);
+	}
+	/* Reading goes on meanwhile. */
+	uint8_t *buf = malloc(FRAME_BYTES);
+	cr_expect_eq(gdrv_read(a, buf, FRAME_BYTES), FRAME_BYTES - 1, "the rest of the frame");
+	cr_expect_eq(gdrv_read(a, buf, FRAME_BYTES), FRAME_BYTES);
+	free(buf);
+	gdrv_release(a);
+	gdrv_release(b);
+}
+
+Test(gdrv, closing_the_reader_mid_frame_frees_the_queue)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("rc.simple.vqmedia"));
+	struct gdrv_fd *b = gdrv_claim(open(PATH_, O_RDWR));
+	char c[16];
+	cr_assert_eq(gdrv_read(a, c, sizeof(c)), (ssize_t)sizeof(c), "part of a frame");
+	gdrv_release(a);
+	/* The other fd may stream with buffers of its own now... */
+	struct v4l2_requestbuffers rb = { .count = 2, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					  .memory = V4L2_MEMORY_MMAP };
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_REQBUFS, &rb), 0);
+	rb.count = 0;
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_REQBUFS, &rb), 0);
+	/* ...or read, from a frame's first byte. */
+	uint8_t *buf = malloc(FRAME_BYTES);
+	cr_expect_eq(gdrv_read(b, buf, FRAME_BYTES), FRAME_BYTES);
+	free(buf);
+	gdrv_release(b);
+}
+
+/* ---- the shim's poll-only mode ---- */
+
+typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns);
+struct shim {
+	void *so;
+	int (*reg)(int fd, void *priv, poll_fn poll);
+	void (*unreg)(int fd);
+	int (*poll)(struct pollfd *p, nfds_t n, int timeout);
+	int (*select)(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv);
+	int (*ioctl)(int fd, unsigned long request, ...);
+	ssize_t (*read)(int fd, void *buf, size_t n);
+};
+
+/* The shim's own entry points, called by name: loaded locally, it
+ * interposes nothing in this process, and only what it does is seen. */
+static void shim_load(struct shim *s, const char *mode)
+{
+	cr_assert_eq(setenv("VQMEDIA_PRELOAD", mode, 1), 0);
+	s->so = dlopen(VQMEDIA_PRELOAD_SO, RTLD_NOW | RTLD_LOCAL);
+	cr_assert_not_null(s->so, "%s", dlerror());
+	*(void **)&s->reg = dlsym(s->so, "vqmedia_preload_register_poll");
+	*(void **)&s->unreg = dlsym(s->so, "vqmedia_preload_unregister_poll");
+	*(void **)&s->poll = dlsym(s->so, "poll");
+	*(void **)&s->select = dlsym(s->so, "select");
+	*(void **)&s->ioctl = dlsym(s->so, "ioctl");
+	*(void **)&s->read = dlsym(s->so, "read");
+	cr_assert(s->reg && s->unreg && s->poll && s->select && s->ioctl && s->read);
+}
+
+static short test_poll(void *priv, short events, uint64_t *next_ns)
+{
+	return gdrv_poll(priv, events, next_ns);
+}
+
+static bool select_ex(struct shim *s, int fd)
+{
+	fd_set ex;
+	FD_ZERO(&ex);
+	FD_SET(fd, &ex);
+	struct timeval tv = { 0, 0 };
+	int r = s->select(fd + 1, NULL, NULL, &ex, &tv);
+	cr_assert_geq(r, 0);
+	return r == 1 && FD_ISSET(fd, &ex);
+}
+
+Test(gdrv, poll_only_shim_answers_poll_and_select_for_registered_fds_only)
+{
+	struct shim s;
+	shim_load(&s, "poll-only");
+	int fa = open_file("po.simple.vqmedia"), fb = open(PATH_, O_RDWR);
+	struct gdrv_fd *a = gdrv_claim(fa), *b = gdrv_claim(fb);
+	struct v4l2_event_subscription sub = { .type = V4L2_EVENT_CTRL, .id = V4L2_CID_HUE };
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_SUBSCRIBE_EVENT, &sub), 0);
+	struct v4l2_event ev;
+	while (gdrv_ioctl(b, VIDIOC_DQEVENT, &ev) == 0)
+		; /* the subscription's initial event, if any */
+	struct v4l2_control ctl = { .id = V4L2_CID_HUE, .value = 45 };
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &ctl), 0);
+
+	/* Not registered: the plain file, which has no exceptional condition. */
+	cr_expect_not(select_ex(&s, fb));
+	cr_assert_eq(s.reg(fb, b, test_poll), 0);
+	cr_expect(select_ex(&s, fb), "select() asks the driver: an event is pending");
+	struct pollfd p = { .fd = fb, .events = POLLPRI };
+	cr_expect_eq(s.poll(&p, 1, 0), 1);
+	cr_expect(p.revents & POLLPRI);
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_DQEVENT, &ev), 0);
+	cr_expect_eq(ev.u.ctrl.value, 45);
+	cr_expect_not(select_ex(&s, fb), "nothing pending any more");
+
+	/* Everything else is the kernel's (libv4l2 hands it to the plugin):
+	 * the shim claims nothing, so ioctl on the file is ENOTTY and read
+	 * reads the file. */
+	struct v4l2_capability cap;
+	errno = 0;
+	cr_expect_eq(s.ioctl(fa, VIDIOC_QUERYCAP, &cap), -1);
+	cr_expect_eq(errno, ENOTTY);
+	errno = 0;
+	cr_expect_eq(s.ioctl(fb, VIDIOC_QUERYCAP, &cap), -1, "registered, still not claimed");
+	cr_expect_eq(errno, ENOTTY);
+	char byte;
+	cr_expect_eq(lseek(fb, 0, SEEK_SET), 0);
+	cr_expect_eq(s.read(fb, &byte, 1), 1, "the file's own first byte");
+
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &(struct v4l2_control){ V4L2_CID_HUE, 50 }), 0);
+	s.unreg(fb);
+	cr_expect_not(select_ex(&s, fb), "unregistered: the plain file again");
+	gdrv_release(a);
+	gdrv_release(b);
+	dlclose(s.so);
+}
+
+Test(gdrv, the_full_shim_refuses_registrations)
+{
+	struct shim s;
+	shim_load(&s, "");
+	int fd = open_file("pf.simple.vqmedia");
+	struct gdrv_fd *f = gdrv_claim(fd);
+	cr_expect_eq(s.reg(fd, f, test_poll), -1, "it claims fds itself");
+	struct v4l2_capability cap;
+	cr_expect_eq(s.ioctl(fd, VIDIOC_QUERYCAP, &cap), 0, "claimed at its first ioctl");
+	cr_expect(cap.device_caps & V4L2_CAP_READWRITE);
+	gdrv_release(f);
+	int (*shim_close)(int) = NULL;
+	*(void **)&shim_close = dlsym(s.so, "close");
+	cr_assert_not_null(shim_close);
+	cr_expect_eq(shim_close(fd), 0, "its own claim released with the fd");
+	dlclose(s.so);
 }

@@ -11,6 +11,9 @@
  *    is the event loop a VMM would run.
  *  - The eventq is drained before every command, as the driver's interrupt
  *    handler would have done before the application could send the next one.
+ *  - read() I/O for capture devices whose kind asks for it (fileio.c):
+ *    QUERYCAP gains V4L2_CAP_READWRITE and a capture G/S_PARM reports the
+ *    read buffers, as a vb2 driver with VB2_READ does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,7 +116,7 @@ short gdrv_poll(struct gdrv_fd *f, short events, uint64_t *next_ns)
 	return r < 0 ? POLLNVAL : (short)r;
 }
 
-static int dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
+int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 {
 	uint32_t type = b->type;
 	for (;;) {
@@ -136,6 +139,25 @@ static int dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 }
 
 /* ---- the entry ---- */
+
+/* What the core and a VB2_READ driver add to the device's answer. */
+static void read_io_view(const struct gdrv_dev *d, unsigned long request, void *arg)
+{
+	if (!d->kind->read_io)
+		return;
+	if (request == VIDIOC_QUERYCAP) {
+		struct v4l2_capability *c = arg;
+		uint32_t need = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING;
+		if ((c->device_caps & need) == need) {
+			c->device_caps |= V4L2_CAP_READWRITE;
+			c->capabilities |= V4L2_CAP_READWRITE;
+		}
+	} else if (request == VIDIOC_G_PARM || request == VIDIOC_S_PARM) {
+		struct v4l2_streamparm *p = arg;
+		if (p->type == V4L2_BUF_TYPE_VIDEO_CAPTURE && !p->parm.capture.readbuffers)
+			p->parm.capture.readbuffers = GDRV_READ_BUFFERS;
+	}
+}
 
 static void track_streaming(struct gdrv_fd *f, unsigned long request, void *arg)
 {
@@ -170,10 +192,14 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		r = 0;
 	} else if (request == VIDIOC_S_PRIORITY) {
 		r = s_priority(f, arg);
+	} else if ((r = gdrv_read_busy(f, request, arg)) != 0) {
+		/* read() owns the queue */
 	} else if (request == VIDIOC_DQBUF) {
-		r = dqbuf(f, arg);
+		r = gdrv_dqbuf(f, arg);
 	} else {
 		r = vmedia_guest_ioctl(&d->g, f->sid, request, arg);
+		if (r == 0)
+			read_io_view(d, request, arg);
 		if (r == 0 && (request == VIDIOC_STREAMON || request == VIDIOC_STREAMOFF ||
 			       request == VIDIOC_REQBUFS))
 			track_streaming(f, request, arg);

@@ -221,6 +221,7 @@ void gdrv_release(struct gdrv_fd *f)
 		return;
 	pthread_mutex_lock(&gdrv_lock);
 	struct gdrv_dev *d = f->d;
+	gdrv_read_stop(f);
 	vmedia_guest_close(&d->g, f->sid);
 	d->prio_count[f->prio]--;
 	gdrv_dev_put(d);

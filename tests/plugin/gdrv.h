@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct gdrv_fd;
 
@@ -50,6 +51,19 @@ int gdrv_mmap(struct gdrv_fd *f, void *hint, size_t len, int prot, int flags, in
 /* munmap() of a mapping made by gdrv_mmap (MUNMAP command): returns 1 if
  * @addr was one (and is gone), 0 if it is not ours. */
 int gdrv_munmap(void *addr, size_t len);
+
+/*
+ * read(): what vb2's read() emulation does for a capture device that offers
+ * it (V4L2_CAP_READWRITE in QUERYCAP): the first read allocates a few MMAP
+ * buffers of its own, queues them and starts streaming; each read copies
+ * from the oldest filled buffer (waiting for one unless O_NONBLOCK:
+ * -EAGAIN) and requeues it once it is read out.  -EBUSY while the
+ * application has buffers or another fd reads; from then on REQBUFS,
+ * CREATE_BUFS, QBUF, DQBUF, PREPARE_BUF, STREAMON and STREAMOFF are -EBUSY,
+ * until the reading fd is closed.  -EINVAL for a device without read I/O.
+ * Returns the bytes read, or -errno.
+ */
+ssize_t gdrv_read(struct gdrv_fd *f, void *buf, size_t n);
 
 /*
  * poll() readiness of @f for @events (POLLIN / POLLOUT / POLLPRI ...), as

@@ -24,10 +24,32 @@ struct gdrv_kind {
 	 * from commands alone. */
 	int (*tick)(void *state, uint64_t now_ns);
 	uint64_t (*next_deadline)(void *state);
+	/* A capture device whose guest driver would give read() I/O (vb2's
+	 * VB2_READ; fileio.c): gdrv adds V4L2_CAP_READWRITE to QUERYCAP, as
+	 * the kernel's core would, not the device's config space. */
+	bool read_io;
 };
 
 /* By name, or NULL. */
 const struct gdrv_kind *gdrv_kind_find(const char *name);
+
+/* Read buffers vb2's fileio allocates (it asks for at least 2; the
+ * readbuffers a capture G_PARM reports). */
+#define GDRV_READ_BUFFERS 3
+
+/* read() I/O on a capture queue (fileio.c): one per device, as vb2 has one
+ * queue per video node. */
+struct gdrv_read {
+	struct gdrv_fd *owner; /* the fd reading; NULL: read() I/O is not active */
+	uint32_t count;        /* buffers allocated */
+	struct {
+		uint64_t addr;     /* MMAP'd address in the shared memory */
+		const uint8_t *p;
+		uint32_t length;
+	} buf[GDRV_READ_BUFFERS];
+	int cur;               /* buffer being read out, or -1 */
+	uint32_t pos, len;     /* read so far of it, and its bytesused */
+};
 
 /* One device instance: what sits behind one *.vqmedia file. */
 struct gdrv_dev {
@@ -42,6 +64,7 @@ struct gdrv_dev {
 	struct vmedia_shm shm;
 	struct vmedia_device dev;
 	unsigned prio_count[4]; /* fds at each v4l2_priority (the core's v4l2_prio_state) */
+	struct gdrv_read rd;
 };
 
 /* One file descriptor: one session. */
@@ -56,6 +79,18 @@ struct gdrv_fd {
 /* Produce what a real-time device has due now; returns how many ns until
  * its next deadline is worth a look (capped).  Caller holds gdrv_lock. */
 uint64_t gdrv_tick(struct gdrv_dev *d);
+
+/* DQBUF as the core does it: waits (ticking a real-time device) unless the
+ * fd is O_NONBLOCK; -EINVAL on a queue that is not streaming.  Caller holds
+ * gdrv_lock (dropped while sleeping). */
+int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b);
+
+/* read() I/O (fileio.c).  gdrv_read_busy: the ioctl is refused (-EBUSY) as
+ * vb2 refuses buffer ioctls while read() owns the queue, else 0.
+ * gdrv_read_stop: @f is closing; end its read() I/O if it has one.
+ * Both with gdrv_lock held. */
+int gdrv_read_busy(struct gdrv_fd *f, unsigned long request, void *arg);
+void gdrv_read_stop(struct gdrv_fd *f);
 
 /* Drop a reference (fd or mapping); the last one destroys the device.
  * Caller holds gdrv_lock. */

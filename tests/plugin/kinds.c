@@ -48,6 +48,7 @@ static const struct gdrv_kind kinds[] = {
 		.destroy = simple_destroy,
 		.tick = simple_tick,
 		.next_deadline = simple_next_deadline,
+		.read_io = true,
 	},
 };
 

@@ -19,12 +19,23 @@
  * The guest driver itself calls close, mmap and munmap (its shared memory,
  * its backing file): `inside` sends those straight to the kernel, and keeps
  * gdrv's lock from being taken twice.
+ *
+ * VQMEDIA_PRELOAD=poll-only is the shim for programs that go through
+ * libv4l2 (v4l2-compliance -w): there libv4l2 hands ioctl, read, write and
+ * close to our plugin, which is the driver, and mmap goes to the file; but
+ * libv4l2 never sees poll, select or epoll, which on a real system reach the
+ * kernel driver directly.  In this mode the shim claims nothing itself and
+ * passes every other call to the kernel: the plugin registers each fd it
+ * claims (vqmedia_preload_register_poll, found with dlsym) with its own
+ * poll, and poll/select/epoll on those fds are answered by it.  That is the
+ * one guest driver behind the fd, as the kernel's would be.
  */
 /* Define mmap and mmap64 both, not mmap twice under its 64-bit alias. */
 #undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <poll.h>
@@ -43,24 +54,49 @@
 
 #define MAX_FDS 4096
 
+typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns);
+
 struct claimed {
-	struct gdrv_fd *f;
-	int pollfd; /* eventfd standing in for the file in epoll sets */
+	struct gdrv_fd *f; /* claimed here; NULL for an fd the plugin registered */
+	void *priv;        /* what poll is asked with */
+	poll_fn poll;      /* NULL: the slot is free */
+	int pollfd;        /* eventfd standing in for the file in epoll sets */
 };
 
 static struct claimed fds[MAX_FDS];
 static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int inside;
+static bool poll_only;
+
+__attribute__((constructor)) static void preload_init(void)
+{
+	const char *mode = getenv("VQMEDIA_PRELOAD");
+	poll_only = mode && !strcmp(mode, "poll-only");
+}
 
 static struct claimed *lookup(int fd)
 {
-	return fd >= 0 && fd < MAX_FDS && fds[fd].f ? &fds[fd] : NULL;
+	return fd >= 0 && fd < MAX_FDS && fds[fd].poll ? &fds[fd] : NULL;
+}
+
+/* An fd of our own (not one the plugin registered). */
+static struct claimed *lookup_own(int fd)
+{
+	struct claimed *c = lookup(fd);
+	return c && c->f ? c : NULL;
+}
+
+static short own_poll(void *priv, short events, uint64_t *next_ns)
+{
+	return gdrv_poll(priv, events, next_ns);
 }
 
 /* Only regular files can be ours: check that before anything costlier. */
 static struct claimed *claim(int fd)
 {
-	struct claimed *c = lookup(fd);
+	if (poll_only)
+		return NULL;
+	struct claimed *c = lookup_own(fd);
 	if (c || fd < 0 || fd >= MAX_FDS)
 		return c;
 	struct stat st;
@@ -72,10 +108,40 @@ static struct claimed *claim(int fd)
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&fds_lock);
-	fds[fd].f = f;
-	fds[fd].pollfd = -1;
+	fds[fd] = (struct claimed){ f, f, own_poll, -1 };
 	pthread_mutex_unlock(&fds_lock);
 	return &fds[fd];
+}
+
+/* The plugin's side of poll-only mode: @fd is its driver's, @poll answers
+ * for it (gdrv_poll's contract).  Returns 0, or -1 when this shim is not in
+ * poll-only mode (it claims fds itself then) or @fd is out of range. */
+__attribute__((visibility("default"))) int vqmedia_preload_register_poll(int fd, void *priv,
+									 poll_fn poll)
+{
+	if (!poll_only || fd < 0 || fd >= MAX_FDS || !poll)
+		return -1;
+	pthread_mutex_lock(&fds_lock);
+	int pfd = fds[fd].pollfd;
+	fds[fd] = (struct claimed){ NULL, priv, poll, -1 };
+	pthread_mutex_unlock(&fds_lock);
+	if (pfd >= 0)
+		syscall(SYS_close, pfd);
+	return 0;
+}
+
+/* The plugin let @fd go (libv4l2 closes the fd itself, not through us). */
+__attribute__((visibility("default"))) void vqmedia_preload_unregister_poll(int fd)
+{
+	if (fd < 0 || fd >= MAX_FDS)
+		return;
+	pthread_mutex_lock(&fds_lock);
+	int pfd = fds[fd].f ? -1 : fds[fd].pollfd;
+	if (!fds[fd].f)
+		fds[fd] = (struct claimed){ NULL, NULL, NULL, -1 };
+	pthread_mutex_unlock(&fds_lock);
+	if (pfd >= 0)
+		syscall(SYS_close, pfd);
 }
 
 int ioctl(int fd, unsigned long request, ...)
@@ -97,19 +163,27 @@ int ioctl(int fd, unsigned long request, ...)
 	return r;
 }
 
-/* No V4L2_CAP_READWRITE: a driver without read/write ops answers EINVAL. */
+/* read() I/O as vb2 gives it (gdrv.h). */
 ssize_t read(int fd, void *buf, size_t n)
 {
-	if (lookup(fd)) {
-		errno = EINVAL;
+	struct claimed *c = inside ? NULL : lookup_own(fd);
+	if (!c)
+		return syscall(SYS_read, fd, buf, n);
+	inside++;
+	ssize_t r = gdrv_read(c->f, buf, n);
+	inside--;
+	if (r < 0) {
+		errno = (int)-r;
 		return -1;
 	}
-	return syscall(SYS_read, fd, buf, n);
+	return r;
 }
 
+/* No device of ours is an output: a driver without a write op answers
+ * EINVAL. */
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (lookup(fd)) {
+	if (lookup_own(fd)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -118,13 +192,12 @@ ssize_t write(int fd, const void *buf, size_t n)
 
 int close(int fd)
 {
-	struct claimed *c = inside ? NULL : lookup(fd);
+	struct claimed *c = inside ? NULL : lookup_own(fd);
 	if (c) {
 		pthread_mutex_lock(&fds_lock);
 		struct gdrv_fd *f = c->f;
 		int pfd = c->pollfd;
-		c->f = NULL;
-		c->pollfd = -1;
+		*c = (struct claimed){ NULL, NULL, NULL, -1 };
 		pthread_mutex_unlock(&fds_lock);
 		inside++;
 		gdrv_release(f);
@@ -153,7 +226,7 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	struct claimed *c = inside ? NULL : lookup(fd);
+	struct claimed *c = inside ? NULL : lookup_own(fd);
 	if (!c)
 		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	void *p;
@@ -174,7 +247,7 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 
 int munmap(void *addr, size_t len)
 {
-	if (!inside) {
+	if (!inside && !poll_only) {
 		inside++;
 		int ours = gdrv_munmap(addr, len);
 		inside--;
@@ -199,7 +272,7 @@ static int poll_once(struct pollfd *p, nfds_t n, int step_ms, uint64_t *next_ns)
 			continue;
 		uint64_t next;
 		inside++;
-		short rev = gdrv_poll(c->f, p[i].events, &next);
+		short rev = c->poll(c->priv, p[i].events, &next);
 		inside--;
 		if (next < *next_ns)
 			*next_ns = next;
@@ -248,7 +321,9 @@ static bool any_claimed(const struct pollfd *p, nfds_t n)
 	return false;
 }
 
-int poll(struct pollfd *p, nfds_t n, int timeout)
+/* poll() itself; select() calls this, not poll, so that it stays ours
+ * however the shim was loaded. */
+static int shim_poll(struct pollfd *p, nfds_t n, int timeout)
 {
 	if (inside || n > 64 || !any_claimed(p, n))
 		return (int)syscall(SYS_poll, p, n, timeout);
@@ -262,6 +337,11 @@ int poll(struct pollfd *p, nfds_t n, int timeout)
 		if (r != 0 || mono_ms() >= end)
 			return r;
 	}
+}
+
+int poll(struct pollfd *p, nfds_t n, int timeout)
+{
+	return shim_poll(p, n, timeout);
 }
 
 /* select() on top of poll(), with select's mapping of poll bits. */
@@ -292,7 +372,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 		p[n++] = (struct pollfd){ .fd = fd, .events = ev };
 	}
 	int timeout = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
-	int r = poll(p, n, timeout);
+	int r = shim_poll(p, n, timeout);
 	if (r < 0)
 		return r;
 	if (rd)
