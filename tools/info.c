@@ -4,7 +4,10 @@
  * way v4l2-ctl --all asks a video node: QUERYCAP (from the config space),
  * inputs, the current format and frame interval, every format with its
  * sizes and intervals, and every control with its range, default, current
- * value and menu items.
+ * value and menu items.  A memory-to-memory multi-planar device (a
+ * decoder) has two queues and no inputs: the current format and every
+ * format with its sizes are shown for each queue, OUTPUT (what it takes)
+ * first, then CAPTURE (what it gives).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +49,8 @@ static void enum_end(const char *indent, unsigned long req, uint32_t index, int 
 		printf("%s%s: %s\n", indent, vqm_ioctl_name(req), strerror(-r));
 }
 
-static void print_querycap(struct vqm_stack *s, uint32_t sid)
+/* Returns the device caps (0 if QUERYCAP failed). */
+static uint32_t print_querycap(struct vqm_stack *s, uint32_t sid)
 {
 	struct v4l2_capability cap;
 	memset(&cap, 0, sizeof(cap));
@@ -54,7 +58,7 @@ static void print_querycap(struct vqm_stack *s, uint32_t sid)
 	printf("Driver Info:\n");
 	if (r) {
 		printf("\t%s: %s\n", vqm_ioctl_name(VIDIOC_QUERYCAP), strerror(-r));
-		return;
+		return 0;
 	}
 	cap.driver[sizeof(cap.driver) - 1] = 0;
 	cap.card[sizeof(cap.card) - 1] = 0;
@@ -69,7 +73,25 @@ static void print_querycap(struct vqm_stack *s, uint32_t sid)
 	if (cap.capabilities & V4L2_CAP_DEVICE_CAPS) {
 		printf("\tDevice Caps      : 0x%08x\n", cap.device_caps);
 		vqm_print_caps(stdout, cap.device_caps, "\t\t");
+		return cap.device_caps;
 	}
+	return cap.capabilities;
+}
+
+static const char *queue_name(uint32_t type)
+{
+	switch (type) {
+	case V4L2_BUF_TYPE_VIDEO_CAPTURE: return "Video Capture";
+	case V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: return "Video Capture Multiplanar";
+	case V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE: return "Video Output Multiplanar";
+	default: return "Video";
+	}
+}
+
+static bool mplane(uint32_t type)
+{
+	return type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ||
+	       type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 }
 
 static void print_inputs(struct vqm_stack *s, uint32_t sid)
@@ -92,13 +114,42 @@ static void print_inputs(struct vqm_stack *s, uint32_t sid)
 	}
 }
 
-static void print_format(struct vqm_stack *s, uint32_t sid)
+static void print_colour(uint32_t colorspace, uint32_t ycbcr_enc, uint32_t quantization)
 {
-	struct v4l2_format f = { .type = CAP };
+	printf("\tColorspace        : %s\n", vqm_colorspace_name(colorspace));
+	printf("\tYCbCr Encoding    : %s\n", vqm_ycbcr_enc_name(ycbcr_enc));
+	printf("\tQuantization      : %s\n",
+	       quantization == V4L2_QUANTIZATION_FULL_RANGE  ? "Full Range"
+	       : quantization == V4L2_QUANTIZATION_LIM_RANGE ? "Limited Range"
+							     : "Default");
+}
+
+static void print_format_mp(const struct v4l2_pix_format_mplane *p)
+{
+	char cc[8];
+	printf("\tWidth/Height      : %u/%u\n", p->width, p->height);
+	printf("\tPixel Format      : '%s'\n", vqm_fourcc(p->pixelformat, cc));
+	printf("\tField             : %s\n", vqm_field_name(p->field));
+	printf("\tNumber of planes  : %u\n", p->num_planes);
+	for (unsigned i = 0; i < p->num_planes && i < VIDEO_MAX_PLANES; i++) {
+		printf("\tPlane %u           :\n", i);
+		printf("\t   Bytes per Line : %u\n", p->plane_fmt[i].bytesperline);
+		printf("\t   Size Image     : %u\n", p->plane_fmt[i].sizeimage);
+	}
+	print_colour(p->colorspace, p->ycbcr_enc, p->quantization);
+}
+
+static void print_format(struct vqm_stack *s, uint32_t sid, uint32_t type)
+{
+	struct v4l2_format f = { .type = type };
 	int r = vqm_ioctl(s, sid, VIDIOC_G_FMT, &f);
-	printf("Format Video Capture (G_FMT):\n");
+	printf("Format %s (G_FMT):\n", queue_name(type));
 	if (r) {
 		printf("\t%s: %s\n", vqm_ioctl_name(VIDIOC_G_FMT), strerror(-r));
+		return;
+	}
+	if (mplane(type)) {
+		print_format_mp(&f.fmt.pix_mp);
 		return;
 	}
 	const struct v4l2_pix_format *p = &f.fmt.pix;
@@ -110,12 +161,7 @@ static void print_format(struct vqm_stack *s, uint32_t sid)
 	printf("\tField             : %s\n", vqm_field_name(p->field));
 	printf("\tBytes per Line    : %u\n", p->bytesperline);
 	printf("\tSize Image        : %u\n", p->sizeimage);
-	printf("\tColorspace        : %s\n", vqm_colorspace_name(p->colorspace));
-	printf("\tYCbCr Encoding    : %s\n", vqm_ycbcr_enc_name(p->ycbcr_enc));
-	printf("\tQuantization      : %s\n",
-	       p->quantization == V4L2_QUANTIZATION_FULL_RANGE  ? "Full Range"
-	       : p->quantization == V4L2_QUANTIZATION_LIM_RANGE ? "Limited Range"
-								 : "Default");
+	print_colour(p->colorspace, p->ycbcr_enc, p->quantization);
 }
 
 static void print_parm(struct vqm_stack *s, uint32_t sid)
@@ -171,11 +217,14 @@ static void print_intervals(struct vqm_stack *s, uint32_t sid, uint32_t fourcc, 
 	}
 }
 
-static void print_formats(struct vqm_stack *s, uint32_t sid)
+static void print_formats(struct vqm_stack *s, uint32_t sid, uint32_t type)
 {
-	printf("Formats Video Capture (ENUM_FMT, ENUM_FRAMESIZES, ENUM_FRAMEINTERVALS):\n");
+	/* Frame intervals belong to cameras, not to a codec's queues. */
+	bool intervals = !mplane(type);
+	printf("Formats %s (ENUM_FMT, ENUM_FRAMESIZES%s):\n", queue_name(type),
+	       intervals ? ", ENUM_FRAMEINTERVALS" : "");
 	for (uint32_t i = 0; i < 256; i++) {
-		struct v4l2_fmtdesc fd = { .index = i, .type = CAP };
+		struct v4l2_fmtdesc fd = { .index = i, .type = type };
 		int r = vqm_ioctl(s, sid, VIDIOC_ENUM_FMT, &fd);
 		if (r) {
 			enum_end("\t", VIDIOC_ENUM_FMT, i, r);
@@ -183,9 +232,12 @@ static void print_formats(struct vqm_stack *s, uint32_t sid)
 		}
 		char cc[8];
 		fd.description[sizeof(fd.description) - 1] = 0;
-		printf("\t[%u]: '%s' (%s%s)\n", i, vqm_fourcc(fd.pixelformat, cc),
+		printf("\t[%u]: '%s' (%s%s%s%s)\n", i, vqm_fourcc(fd.pixelformat, cc),
 		       (const char *)fd.description,
-		       fd.flags & V4L2_FMT_FLAG_COMPRESSED ? ", compressed" : "");
+		       fd.flags & V4L2_FMT_FLAG_COMPRESSED ? ", compressed" : "",
+		       fd.flags & V4L2_FMT_FLAG_DYN_RESOLUTION ? ", dynamic resolution" : "",
+		       fd.flags & V4L2_FMT_FLAG_CONTINUOUS_BYTESTREAM ? ", continuous bytestream"
+								       : "");
 		for (uint32_t j = 0; j < 256; j++) {
 			struct v4l2_frmsizeenum fs = { .index = j, .pixel_format = fd.pixelformat };
 			r = vqm_ioctl(s, sid, VIDIOC_ENUM_FRAMESIZES, &fs);
@@ -196,8 +248,9 @@ static void print_formats(struct vqm_stack *s, uint32_t sid)
 			if (fs.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
 				printf("\t\tSize: Discrete %ux%u\n", fs.discrete.width,
 				       fs.discrete.height);
-				print_intervals(s, sid, fd.pixelformat, fs.discrete.width,
-						fs.discrete.height);
+				if (intervals)
+					print_intervals(s, sid, fd.pixelformat, fs.discrete.width,
+							fs.discrete.height);
 				continue;
 			}
 			const struct v4l2_frmsize_stepwise *sw = &fs.stepwise;
@@ -205,7 +258,9 @@ static void print_formats(struct vqm_stack *s, uint32_t sid)
 			       fs.type == V4L2_FRMSIZE_TYPE_CONTINUOUS ? "Continuous" : "Stepwise",
 			       sw->min_width, sw->min_height, sw->max_width, sw->max_height,
 			       sw->step_width, sw->step_height);
-			print_intervals(s, sid, fd.pixelformat, sw->max_width, sw->max_height);
+			if (intervals)
+				print_intervals(s, sid, fd.pixelformat, sw->max_width,
+						sw->max_height);
 			break;
 		}
 	}
@@ -326,11 +381,20 @@ int vqm_cmd_info(int argc, char **argv)
 		return VQM_EXIT_FAIL;
 	}
 	printf("Device: %s (%s)\n", s.kind->name, s.kind->summary);
-	print_querycap(&s, sid);
-	print_inputs(&s, sid);
-	print_format(&s, sid);
-	print_parm(&s, sid);
-	print_formats(&s, sid);
+	uint32_t caps = print_querycap(&s, sid);
+	if (caps & V4L2_CAP_VIDEO_M2M_MPLANE) {
+		static const uint32_t queues[] = { V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
+						   V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE };
+		for (unsigned i = 0; i < 2; i++)
+			print_format(&s, sid, queues[i]);
+		for (unsigned i = 0; i < 2; i++)
+			print_formats(&s, sid, queues[i]);
+	} else {
+		print_inputs(&s, sid);
+		print_format(&s, sid, CAP);
+		print_parm(&s, sid);
+		print_formats(&s, sid, CAP);
+	}
 	print_controls(&s, sid);
 	r = vqm_close(&s, sid);
 	int broken = s.runner_err;

@@ -20,6 +20,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "capture", vqm_cmd_capture, "capture frames into a Y4M file and a PNG" },
+	{ "decode", vqm_cmd_decode, "decode a video file with the decoder device into a Y4M file" },
 	{ "info", vqm_cmd_info, "show a device's formats, sizes, intervals and controls" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

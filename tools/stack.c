@@ -4,11 +4,15 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "vmedia_simple.h"
+#ifdef VQM_HAVE_DECODER
+#include "vmedia_decoder.h"
+#endif
 
 /* ---- the device table ---- */
 
@@ -48,7 +52,57 @@ static const struct vqm_device_kind simple_kind = {
 	.next_deadline = simple_next_deadline,
 };
 
-const struct vqm_device_kind *const vqm_devices[] = { &simple_kind, NULL };
+#ifdef VQM_HAVE_DECODER
+static void *decoder_create(const struct vqm_stack_opts *o)
+{
+	return vmedia_decoder_new(&(struct vmedia_decoder_config){ .threads = o->threads });
+}
+
+static void decoder_destroy(void *state)
+{
+	vmedia_decoder_free(state);
+}
+
+static struct vmedia_config_space decoder_config_space(const void *state)
+{
+	return vmedia_decoder_config_space(state);
+}
+
+static int decoder_wake_fd(const void *state)
+{
+	return vmedia_decoder_wake_fd(state);
+}
+
+static int decoder_complete(void *state)
+{
+	return vmedia_decoder_complete(state);
+}
+
+static bool decoder_busy(const void *state)
+{
+	return vmedia_decoder_busy(state);
+}
+
+static const struct vqm_device_kind decoder_kind = {
+	.name = "decoder",
+	.summary = "stateful video decoder (libavcodec): H.264, HEVC, VP8, VP9, AV1, MPEG-2",
+	.ops = &vmedia_decoder_ops,
+	.create = decoder_create,
+	.destroy = decoder_destroy,
+	.config_space = decoder_config_space,
+	.wake_fd = decoder_wake_fd,
+	.complete = decoder_complete,
+	.busy = decoder_busy,
+};
+#endif
+
+const struct vqm_device_kind *const vqm_devices[] = {
+	&simple_kind,
+#ifdef VQM_HAVE_DECODER
+	&decoder_kind,
+#endif
+	NULL,
+};
 
 const struct vqm_device_kind *vqm_device_find(const char *name)
 {
@@ -215,6 +269,38 @@ uint64_t vqm_next_deadline(const struct vqm_stack *s)
 bool vqm_realtime(const struct vqm_stack *s)
 {
 	return s->kind->tick && s->kind->next_deadline;
+}
+
+bool vqm_async(const struct vqm_stack *s)
+{
+	return s->kind->wake_fd && s->kind->complete;
+}
+
+int vqm_wait(struct vqm_stack *s, int timeout_ms)
+{
+	if (!vqm_async(s))
+		return 0;
+	struct pollfd p = { .fd = s->kind->wake_fd(s->state), .events = POLLIN };
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return -errno;
+	int n = 0;
+	if (r > 0) {
+		n = s->kind->complete(s->state);
+		if (n < 0)
+			return n;
+	}
+	/* What complete() sent sits in the eventq's used ring until the
+	 * driver's interrupt handler (the model) takes it; take it now so
+	 * DQBUF and DQEVENT see it.  Done on timeouts too: cheap, and an
+	 * event the runner held back for want of eventq buffers gets out. */
+	vmedia_guest_poll_events(&s->g);
+	return s->runner_err ? s->runner_err : n;
+}
+
+bool vqm_busy(const struct vqm_stack *s)
+{
+	return s->kind->busy && s->kind->busy(s->state);
 }
 
 uint64_t vqm_now_ns(void)

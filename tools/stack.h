@@ -7,9 +7,19 @@
  *
  * all on the calling thread: a command published by the model runs the
  * runner inline, so vqm_ioctl() behaves like ioctl() on the guest's video
- * node.  This is how the vqmedia tool (and its benchmark) open a device; a
+ * node.  This is how the vqmedia tool (and its benchmarks) open a device; a
  * device is picked by name from a small table (vqm_device_find), so another
  * device is one more table entry.
+ *
+ * Devices produce frames in one of two ways:
+ *  - real time (the simple camera): the caller ticks the device at its
+ *    deadlines (vqm_next_deadline, vqm_tick);
+ *  - asynchronously (the decoder): workers finish in the background and
+ *    the device's thread -- ours -- delivers what they finished when its
+ *    wake fd is readable.  vqm_wait() is that wait, the one poll() of an
+ *    application on the video node: it blocks until the device has
+ *    something, delivers it (DQBUF and V4L2 events, over the eventq) and
+ *    lets the guest model take it in.
  */
 #ifndef VQM_STACK_H
 #define VQM_STACK_H
@@ -26,6 +36,7 @@ struct vqm_stack_opts {
 	bool benchmark;      /* devices that can: produce frames as buffers come in */
 	uint64_t shm_size;   /* MMAP region (sparse memfd); 0: 256 MiB */
 	size_t guest_mem;    /* commandq guest memory (USERPTR copies live there); 0: 128 MiB */
+	unsigned threads;    /* devices that decode: worker threads per session; 0: their default */
 };
 
 /* A device the stack can build.  Hooks the device does not have are NULL. */
@@ -42,6 +53,14 @@ struct vqm_device_kind {
 	 * one is due, 0 if nothing is. */
 	int (*tick)(void *state, uint64_t now_ns);
 	uint64_t (*next_deadline)(const void *state);
+	/* Asynchronous devices: a file descriptor readable (POLLIN) while
+	 * finished work waits for complete(); complete() delivers it on
+	 * this thread and returns how many completions (>= 0) or -errno;
+	 * busy(): whether work is under way that will finish without more
+	 * commands (waiting can help). */
+	int (*wake_fd)(const void *state);
+	int (*complete)(void *state);
+	bool (*busy)(const void *state);
 };
 
 /* The device called @name, or NULL. */
@@ -87,6 +106,21 @@ int vqm_ioctl(struct vqm_stack *s, uint32_t sid, unsigned long req, void *arg);
 int vqm_tick(struct vqm_stack *s, uint64_t now_ns);
 uint64_t vqm_next_deadline(const struct vqm_stack *s);
 bool vqm_realtime(const struct vqm_stack *s);
+
+/* Asynchronous devices: see vqm_device_kind. */
+bool vqm_async(const struct vqm_stack *s);
+
+/*
+ * Wait up to @timeout_ms (0: just look, -1: no limit) for the device to
+ * finish work, deliver it (kind->complete) and take the resulting eventq
+ * events into the guest model, so the next DQBUF / DQEVENT sees them.
+ * Returns the number of completions delivered (0 on timeout, or for a
+ * device that is not asynchronous), or -errno (-EINTR: a signal came).
+ */
+int vqm_wait(struct vqm_stack *s, int timeout_ms);
+
+/* Whether the device has work under way (false for non-asynchronous ones). */
+bool vqm_busy(const struct vqm_stack *s);
 
 /* CLOCK_MONOTONIC now, in ns. */
 uint64_t vqm_now_ns(void);

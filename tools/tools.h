@@ -6,5 +6,6 @@
 
 int vqm_cmd_info(int argc, char **argv);
 int vqm_cmd_capture(int argc, char **argv);
+int vqm_cmd_decode(int argc, char **argv);
 
 #endif
