@@ -60,6 +60,8 @@ int dp_ioctl(struct dp *d, uint32_t id, unsigned long req, void *arg)
 
 int dp_pump(struct dp *d, int timeout_ms)
 {
+	if (d->pump)
+		return d->pump(d, timeout_ms);
 	struct pollfd pfd = { .fd = vmedia_decoder_wake_fd(d->dec), .events = POLLIN };
 	int n = 0;
 	if (poll(&pfd, 1, timeout_ms) > 0)

@@ -32,6 +32,10 @@
 struct dp {
 	struct media_pair p;
 	struct vmedia_decoder *dec;
+	/* NULL: the device runs inline and dp_pump() completes on this
+	 * thread.  Set by tests that run the device elsewhere (on a runtime's
+	 * loop thread): then this waits for the device's signal instead. */
+	int (*pump)(struct dp *d, int timeout_ms);
 };
 
 void dp_init(struct dp *d, unsigned threads);
