@@ -28,8 +28,9 @@
 #   direct-formats     -f   MMAP streaming in every format, size, interval
 #   libv4l2-streaming  -w -s
 #   libv4l2-formats    -w -f   (includes libv4l2's converted formats)
-# Exits non-zero if any pass has a failure or a warning, or does not finish.  Full logs: BUILDDIR/meson-logs/compliance-DEVICE-PASS.log
-# (when that is writable).
+# Exits non-zero if any pass has a failure or a warning, or does not finish,
+# with one exception on the libv4l2 passes: LIBV4L2_ARTIFACT below.  Full
+# logs: BUILDDIR/meson-logs/compliance-DEVICE-PASS.log (when writable).
 # Needs v4l-utils, and root or unprivileged user namespaces (the namespace
 # is then a user + mount namespace).  VQMEDIA_MODE=benchmark
 # makes the camera fill buffers at once instead of at its frame rate.
@@ -80,11 +81,22 @@ if [ "$(id -u)" -ne 0 ]; then
 	unshare_args=(-Urm)
 fi
 
+# The one failure through libv4l2 that no driver can avoid.  libv4l2
+# 1.22.1's v4l2_streamoff() returns 0 without issuing the ioctl unless it saw
+# a successful STREAMON; testMmap does STREAMON with no buffers (EINVAL, as
+# it must be), REQBUFS, QBUF x2, STREAMOFF -- which never reaches the
+# driver -- and QBUF again, which fails because the buffers are still
+# queued.  tests/vivid/run.sh shows the kernel's own vb2 driver, vivid,
+# failing exactly this line under -w and never without it, and (with
+# VIVID_STRACE=1) that no STREAMOFF reaches vivid.
+LIBV4L2_ARTIFACT="v4l2-test-buffers.cpp(1371): buf.qbuf(node)"
+
 status=0
-# run_pass NAME COMMAND...: any failure or warning fails the pass.
+# run_pass NAME ROUTE COMMAND...: any failure or warning fails the pass;
+# ROUTE=libv4l2 lets LIBV4L2_ARTIFACT through (and only that).
 run_pass() {
-	local name=$1
-	shift
+	local name=$1 route=$2
+	shift 2
 	# Written where we surely can, kept in the build tree if we may.
 	local log=$work/$name.log
 	: > "$file"
@@ -105,24 +117,32 @@ run_pass() {
 		return
 	fi
 	echo "   $total"
-	local bad=0 line
+	local bad=0 artifacts=0 line
 	while IFS= read -r line; do
-		echo "   ${line#"${line%%[![:space:]]*}"}"
-		bad=1
+		line=${line#"${line%%[![:space:]]*}"}
+		if [ "$route" = libv4l2 ] && [ "$line" = "fail: $LIBV4L2_ARTIFACT" ]; then
+			echo "   libv4l2 1.22.1 artifact (vivid fails it too): $line"
+			artifacts=1
+		else
+			echo "   $line"
+			bad=1
+		fi
 	done < <(grep -E '^\s*(fail|warn):' "$log" || true)
-	# The Total line counts them too (a warning may print no "warn:" line).
-	if [ $bad = 1 ] || ! [[ $total =~ Failed:\ 0,\ Warnings:\ 0 ]]; then
+	# The Total line counts them too (a warning may print no "warn:"
+	# line); with only the artifact printed, only failures may be counted.
+	if [ $bad = 1 ] || ! [[ $total =~ Warnings:\ 0$ ]] ||
+	   { [ $artifacts = 0 ] && ! [[ $total =~ Failed:\ 0, ]]; }; then
 		status=1
 	fi
 }
 
-run_pass direct-streaming env LD_PRELOAD="$work/libvqmedia-preload.so" \
+run_pass direct-streaming direct env LD_PRELOAD="$work/libvqmedia-preload.so" \
 	v4l2-compliance -s -d "$file"
-run_pass direct-formats env LD_PRELOAD="$work/libvqmedia-preload.so" \
+run_pass direct-formats direct env LD_PRELOAD="$work/libvqmedia-preload.so" \
 	v4l2-compliance -f -d "$file"
-run_pass libv4l2-streaming env LD_PRELOAD="$work/libvqmedia-preload.so" \
+run_pass libv4l2-streaming libv4l2 env LD_PRELOAD="$work/libvqmedia-preload.so" \
 	VQMEDIA_PRELOAD=poll-only v4l2-compliance -w -s -d "$file"
-run_pass libv4l2-formats env LD_PRELOAD="$work/libvqmedia-preload.so" \
+run_pass libv4l2-formats libv4l2 env LD_PRELOAD="$work/libvqmedia-preload.so" \
 	VQMEDIA_PRELOAD=poll-only v4l2-compliance -w -f -d "$file"
 if [ $status = 0 ]; then
 	echo "== compliance: $device passed"

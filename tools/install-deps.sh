@@ -11,6 +11,9 @@ set -eu
 # turn captured frames into Y4M and PNG files.  libavcodec / libavformat are
 # the decoder device's codecs and the tool's demuxer; ffmpeg (its encoders
 # and its own decodes) makes the test streams and judges our decodes.
+# qemu-system-x86, busybox-static, cpio and kmod boot Debian's kernel with
+# the vivid driver (tests/vivid/run.sh): a real V4L2 driver under the same
+# v4l2-compliance, to tell libv4l2's failures from ours.
 packages="
 	meson ninja-build pkg-config git
 	gcc libc6-dev
@@ -20,6 +23,7 @@ packages="
 	v4l-utils libv4l-dev
 	libswscale-dev libavutil-dev libpng-dev
 	libavcodec-dev libavformat-dev ffmpeg
+	qemu-system-x86 busybox-static cpio kmod
 "
 
 as_root=
