@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/md5.h>
+#include <libavutil/mem.h>
+
 #include "decoder_fixture.h"
 
 static struct dp D;
@@ -140,8 +143,9 @@ Test(flow, vp9_nv12_md5)
 	decode_and_check(V4L2_PIX_FMT_VP9, "ivf", VP9_ARGS, V4L2_PIX_FMT_NV12, 0);
 }
 
-/* Before the stream's headers, CAPTURE has no format; the event comes
- * with the first picture and everything then describes the stream. */
+/* Before the stream's headers, CAPTURE has the placeholder format; the
+ * event comes with the first picture and everything then describes the
+ * stream. */
 Test(flow, initial_source_change)
 {
 	struct stream s;
@@ -149,11 +153,11 @@ Test(flow, initial_source_change)
 	struct dd dd;
 	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, 0, 4);
 	struct v4l2_format f = { .type = CAP_MP };
-	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_FMT, &f), -EINVAL);
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_FMT, &f), 0);
+	cr_expect_eq(f.fmt.pix_mp.width, 1280, "the placeholder, not the stream's");
 	struct v4l2_selection sel = { .type = CAP_MP, .target = V4L2_SEL_TGT_COMPOSE };
-	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_SELECTION, &sel), -EINVAL);
-	struct v4l2_requestbuffers rb = { .count = 2, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP };
-	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_REQBUFS, &rb), -EINVAL);
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_SELECTION, &sel), 0);
+	cr_expect_eq(sel.r.width, 1280);
 	/* Feed without handling events: the event must wait in the guest. */
 	size_t next = 0;
 	struct v4l2_event ev;
@@ -417,4 +421,323 @@ Test(flow, concurrent_sessions_isolated)
 		dd_end(&dd[i]);
 		stream_free(&s[i]);
 	}
+}
+
+/* ---- zero-copy: H.264 decoded straight into YU12 MMAP CAPTURE buffers ----
+ *
+ * 256 wide so that bytesperline (256) and its half are multiples of the
+ * 64-byte stride libavcodec wants: pictures are decoded in place.  The
+ * client side here is dd's, with its own CAPTURE setup (any buffer count)
+ * and a record of which buffer each picture came in. */
+
+#define ZC_ARGS SRC("256x144", 40) "-c:v libx264 -g 20 -bf 3 -refs 3"
+
+struct zc {
+	struct dd dd;
+	unsigned ncap;        /* CAPTURE buffers to ask for; 0: MIN_BUFFERS */
+	int min;              /* MIN_BUFFERS_FOR_CAPTURE at setup */
+	unsigned order[DD_MAX_FRAMES]; /* buffer index of each picture */
+};
+
+static void zc_md5(const struct dd *dd, const uint8_t *p, char out[33])
+{
+	struct AVMD5 *m = av_md5_alloc();
+	av_md5_init(m);
+	uint32_t bpl = dd->fmt.plane_fmt[0].bytesperline, H = dd->fmt.height;
+	uint32_t w = dd->vis.width, h = dd->vis.height;
+	for (uint32_t y = 0; y < h; y++)
+		av_md5_update(m, p + (size_t)y * bpl, w);
+	for (int pl = 0; pl < 2; pl++) {
+		const uint8_t *q = p + (size_t)bpl * H + (size_t)pl * (bpl / 2) * (H / 2);
+		for (uint32_t y = 0; y < (h + 1) / 2; y++)
+			av_md5_update(m, q + (size_t)y * (bpl / 2), (w + 1) / 2);
+	}
+	uint8_t dig[16];
+	av_md5_final(m, dig);
+	av_free(m);
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 2 * i, "%02x", dig[i]);
+}
+
+static void zc_qbuf(struct dd *dd, uint32_t i)
+{
+	struct v4l2_plane pl[1] = { { .length = dd->cap_len } };
+	struct v4l2_buffer b = { .index = i, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP,
+				 .length = 1, .m.planes = pl };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_QBUF, &b), 0);
+}
+
+/* Guest mappings gone first: the device may then reuse the ranges at once
+ * unless it keeps them for libavcodec. */
+static void zc_cap_free(struct dd *dd)
+{
+	for (unsigned i = 0; i < dd->ncap; i++)
+		cr_assert_eq(vmedia_guest_munmap(&dd->d->p.g, dd->cap_addr[i]), 0);
+	struct v4l2_requestbuffers rb = { .count = 0, .type = CAP_MP,
+					  .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_REQBUFS, &rb), 0);
+	dd->ncap = 0;
+}
+
+static void zc_cap_setup(struct zc *z)
+{
+	struct dd *dd = &z->dd;
+	int t = CAP_MP;
+	if (dd->cap_streaming) {
+		cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_STREAMOFF, &t), 0);
+		dd->cap_streaming = false;
+	}
+	if (dd->ncap)
+		zc_cap_free(dd);
+	struct v4l2_format f = { .type = CAP_MP };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_G_FMT, &f), 0);
+	f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUV420;
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_S_FMT, &f), 0);
+	dd->fmt = f.fmt.pix_mp;
+	struct v4l2_selection sel = { .type = CAP_MP, .target = V4L2_SEL_TGT_COMPOSE };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_G_SELECTION, &sel), 0);
+	dd->vis = sel.r;
+	struct v4l2_control c = { .id = V4L2_CID_MIN_BUFFERS_FOR_CAPTURE };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_G_CTRL, &c), 0);
+	z->min = c.value;
+	unsigned n = z->ncap ? z->ncap : (unsigned)c.value;
+	struct v4l2_requestbuffers rb = { .count = n, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_REQBUFS, &rb), 0);
+	cr_assert_eq(rb.count, n);
+	dd->ncap = n;
+	dd->cap_len = dd->fmt.plane_fmt[0].sizeimage;
+	for (unsigned i = 0; i < n; i++) {
+		struct v4l2_plane pl[1];
+		struct v4l2_buffer b = { .index = i, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP,
+					 .length = 1, .m.planes = pl };
+		cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_QUERYBUF, &b), 0);
+		uint64_t len;
+		cr_assert_eq(vmedia_guest_mmap(&dd->d->p.g, dd->id, VMEDIA_MMAP_FLAG_RW,
+					       pl[0].m.mem_offset, &dd->cap_addr[i], &len), 0);
+		dd->cap_view[i] = vmedia_guest_shm_ptr(&dd->d->p.g, dd->cap_addr[i], len);
+		cr_assert_not_null(dd->cap_view[i]);
+		zc_qbuf(dd, i);
+	}
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_STREAMON, &t), 0);
+	dd->cap_streaming = true;
+}
+
+/* dd_service with zc_cap_setup, recording buffer indices; every CAPTURE
+ * buffer is queued again at once, whether libavcodec still predicts from
+ * it or not. */
+static void zc_service(struct zc *z, int timeout_ms)
+{
+	struct dd *dd = &z->dd;
+	dp_pump(dd->d, timeout_ms);
+	struct v4l2_plane pl[1];
+	struct v4l2_buffer b;
+	for (;;) {
+		b = (struct v4l2_buffer){ .type = OUT_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+					  .m.planes = pl };
+		if (vmedia_guest_dqbuf(&dd->d->p.g, dd->id, &b))
+			break;
+		dd->out_free[b.index] = true;
+		if (b.flags & V4L2_BUF_FLAG_ERROR)
+			dd->out_errors++;
+	}
+	while (dd->ncap) {
+		b = (struct v4l2_buffer){ .type = CAP_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+					  .m.planes = pl };
+		if (vmedia_guest_dqbuf(&dd->d->p.g, dd->id, &b))
+			break;
+		cr_assert_lt(b.index, dd->ncap);
+		if (b.flags & V4L2_BUF_FLAG_LAST) {
+			dd->got_last = true;
+			break;
+		}
+		if (b.flags & V4L2_BUF_FLAG_ERROR) {
+			dd->cap_errors++;
+		} else {
+			cr_assert_lt(dd->nframes, DD_MAX_FRAMES);
+			zc_md5(dd, dd->cap_view[b.index], dd->md5[dd->nframes]);
+			z->order[dd->nframes++] = b.index;
+		}
+		zc_qbuf(dd, b.index);
+	}
+	struct v4l2_event ev;
+	while (vmedia_guest_dqevent(&dd->d->p.g, dd->id, &ev) == 0) {
+		if (ev.type == V4L2_EVENT_SOURCE_CHANGE) {
+			dd->source_changes++;
+			zc_cap_setup(z);
+		} else if (ev.type == V4L2_EVENT_EOS) {
+			dd->got_eos = true;
+		}
+	}
+}
+
+static void zc_feed(struct zc *z, const struct dp_units *u, size_t from, size_t to)
+{
+	for (size_t next = from; next < to;) {
+		while (next < to && dd_feed(&z->dd, u->ptr[next], u->len[next]) == 0)
+			next++;
+		zc_service(z, 20);
+	}
+}
+
+/* Everything fed: drain (setting CAPTURE up first if need be). */
+static void zc_drain(struct zc *z)
+{
+	for (int i = 0; i < 500 && !z->dd.cap_streaming; i++)
+		zc_service(z, 20);
+	cr_assert(z->dd.cap_streaming, "no CAPTURE setup");
+	struct v4l2_decoder_cmd dc = { .cmd = V4L2_DEC_CMD_STOP };
+	cr_assert_eq(dp_ioctl(z->dd.d, z->dd.id, VIDIOC_DECODER_CMD, &dc), 0);
+	for (int i = 0; i < 1500 && !(z->dd.got_last && z->dd.got_eos); i++)
+		zc_service(z, 20);
+	cr_assert(z->dd.got_last && z->dd.got_eos, "drain timed out after %u frames",
+		  z->dd.nframes);
+}
+
+static void zc_end(struct zc *z)
+{
+	struct dd *dd = &z->dd;
+	int t = OUT_MP;
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_STREAMOFF, &t), 0);
+	t = CAP_MP;
+	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_STREAMOFF, &t), 0);
+	if (dd->ncap)
+		zc_cap_free(dd);
+	dd->ncap = 0;
+	dd_end(dd);
+}
+
+/* Pictures came out of the buffers in another order than the buffers were
+ * queued in: decoded in place, in decoding order (B-frames), rather than
+ * copied into the oldest queued buffer. */
+static bool zc_in_place_seen(const struct zc *z)
+{
+	for (unsigned i = 0; i < z->dd.nframes; i++)
+		if (z->order[i] != i % z->dd.ncap)
+			return true;
+	return false;
+}
+
+/* Exactly MIN_BUFFERS_FOR_CAPTURE buffers, each queued again at once even
+ * while the decoder still predicts from it: every picture exact, and the
+ * decoder neither stalls nor reuses a buffer it still references. */
+Test(flow, zero_copy_min_buffers_exact)
+{
+	struct stream s;
+	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
+	static struct zc z;
+	memset(&z, 0, sizeof(z));
+	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	zc_feed(&z, &s.u, 0, s.u.n);
+	zc_drain(&z);
+	cr_expect_geq(z.min, 4, "MIN_BUFFERS_FOR_CAPTURE %d: too few for references", z.min);
+	cr_expect_eq(z.dd.cap_errors, 0);
+	cr_expect_eq(z.dd.out_errors, 0);
+	dd_expect_frames(&z.dd, s.ref, s.nref);
+	cr_expect(zc_in_place_seen(&z), "no picture was decoded in place");
+	zc_end(&z);
+	stream_free(&s);
+}
+
+/* Fewer buffers than MIN_BUFFERS (2, 3): the decoder copies where it
+ * cannot lend, and still gives every picture, exactly. */
+Test(flow, zero_copy_few_buffers_fall_back)
+{
+	struct stream s;
+	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
+	for (unsigned n = 2; n <= 3; n++) {
+		static struct zc z;
+		memset(&z, 0, sizeof(z));
+		z.ncap = n;
+		/* A session each: one that saw the stream's size sends no
+		 * new SOURCE_CHANGE for the same size. */
+		dd_start(&z.dd, &D, dp_open(&D), V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+			 V4L2_PIX_FMT_YUV420, 4);
+		zc_feed(&z, &s.u, 0, s.u.n);
+		zc_drain(&z);
+		cr_expect_eq(z.dd.cap_errors, 0);
+		dd_expect_frames(&z.dd, s.ref, s.nref);
+		zc_end(&z);
+	}
+	stream_free(&s);
+}
+
+/* CAPTURE reallocated mid-stream (STREAMOFF, unmap, REQBUFS 0, REQBUFS,
+ * STREAMON) without a seek: libavcodec still predicts from the old
+ * buffers, whose ranges must not go to the new ones (they come zeroed).
+ * Pictures done but not dequeued are lost (the spec); every one after is
+ * exact and in order, to the end. */
+Test(flow, zero_copy_capture_reallocated_mid_stream)
+{
+	struct stream s;
+	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
+	static struct zc z;
+	memset(&z, 0, sizeof(z));
+	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	size_t half = s.u.n / 2;
+	zc_feed(&z, &s.u, 0, half);
+	for (int i = 0; i < 500 && z.dd.nframes < 8; i++)
+		zc_service(&z, 20);
+	cr_assert_geq(z.dd.nframes, 8);
+	unsigned before = z.dd.nframes;
+	zc_cap_setup(&z); /* STREAMOFF, free, allocate again, STREAMON */
+	zc_feed(&z, &s.u, half, s.u.n);
+	zc_drain(&z);
+	cr_expect_eq(z.dd.cap_errors, 0);
+	for (unsigned i = 0; i < before; i++)
+		cr_assert_str_eq(z.dd.md5[i], s.ref[i], "frame %u", i);
+	cr_assert_gt(z.dd.nframes, before);
+	unsigned k = before;
+	while (k < s.nref && strcmp(s.ref[k], z.dd.md5[before]) != 0)
+		k++;
+	cr_assert_lt(k, s.nref, "the first picture after reallocating is none of the stream's");
+	cr_assert_eq(z.dd.nframes - before, s.nref - k, "pictures missing after frame %u", k);
+	for (unsigned i = before; i < z.dd.nframes; i++)
+		cr_assert_str_eq(z.dd.md5[i], s.ref[k + i - before], "frame %u",
+				 k + i - before);
+	zc_end(&z);
+	stream_free(&s);
+}
+
+/* Free or close while libavcodec holds CAPTURE buffers: STREAMOFF of both
+ * queues and REQBUFS 0 mid-stream on one session, CLOSE without anything
+ * on another; no use after free (sanitizer builds), and the first session
+ * then decodes a whole stream exactly. */
+Test(flow, zero_copy_free_and_close_while_held)
+{
+	struct stream s;
+	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
+	static struct zc z, y;
+	memset(&z, 0, sizeof(z));
+	memset(&y, 0, sizeof(y));
+	uint32_t id2 = dp_open(&D);
+	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_start(&y.dd, &D, id2, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	size_t half = s.u.n / 2;
+	zc_feed(&z, &s.u, 0, half);
+	zc_feed(&y, &s.u, 0, half);
+	for (int i = 0; i < 500 && (z.dd.nframes < 8 || y.dd.nframes < 8); i++) {
+		zc_service(&z, 10);
+		zc_service(&y, 10);
+	}
+	cr_assert_geq(z.dd.nframes, 8);
+	cr_assert_geq(y.dd.nframes, 8);
+	zc_end(&z);
+	for (unsigned i = 0; i < y.dd.ncap; i++)
+		cr_assert_eq(vmedia_guest_munmap(&D.p.g, y.dd.cap_addr[i]), 0);
+	for (unsigned i = 0; i < y.dd.nout; i++)
+		cr_assert_eq(vmedia_guest_munmap(&D.p.g, y.dd.out_addr[i]), 0);
+	cr_assert_eq(vmedia_guest_close(&D.p.g, id2), 0);
+
+	memset(&z, 0, sizeof(z));
+	dd_start(&z.dd, &D, dp_open(&D), V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	zc_feed(&z, &s.u, 0, s.u.n);
+	zc_drain(&z);
+	dd_expect_frames(&z.dd, s.ref, s.nref);
+	zc_end(&z);
+	stream_free(&s);
 }

@@ -260,3 +260,90 @@ Test(formats, sessions_have_own_formats)
 	cr_assert_eq(dp_ioctl(&D, id2, VIDIOC_REQBUFS, &rb), 0);
 	cr_assert_eq(vmedia_guest_close(&D.p.g, id2), 0);
 }
+
+/* Before the stream or the client gave a size, both queues still have a
+ * format (v4l2-compliance asks G_FMT of every queue the caps name, and the
+ * spec's CAPTURE "will not return the real values" until the event): a
+ * 720p placeholder, with CAPTURE's colorimetry the OUTPUT's. */
+Test(formats, placeholder_formats_before_any_size)
+{
+	struct v4l2_format o = { .type = OUT_MP };
+	cr_assert_eq(io(VIDIOC_G_FMT, &o), 0);
+	cr_expect_eq(o.fmt.pix_mp.width, 1280);
+	cr_expect_eq(o.fmt.pix_mp.height, 720);
+	struct v4l2_format c = { .type = CAP_MP };
+	cr_assert_eq(io(VIDIOC_G_FMT, &c), 0, "no EINVAL before the stream");
+	cr_expect_eq(c.fmt.pix_mp.width, 1280);
+	cr_expect_eq(c.fmt.pix_mp.height, 720);
+	cr_expect_eq(c.fmt.pix_mp.colorspace, o.fmt.pix_mp.colorspace);
+	cr_expect_eq(c.fmt.pix_mp.xfer_func, o.fmt.pix_mp.xfer_func);
+	cr_expect_eq(c.fmt.pix_mp.ycbcr_enc, o.fmt.pix_mp.ycbcr_enc);
+	cr_expect_eq(c.fmt.pix_mp.quantization, o.fmt.pix_mp.quantization);
+	struct v4l2_selection s = { .type = CAP_MP, .target = V4L2_SEL_TGT_COMPOSE };
+	cr_assert_eq(io(VIDIOC_G_SELECTION, &s), 0);
+	cr_expect_eq(s.r.width, 1280);
+	/* 0 x 0 asked: the placeholder again, never a format without a size. */
+	o = (struct v4l2_format){ .type = OUT_MP };
+	o.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264;
+	cr_assert_eq(io(VIDIOC_S_FMT, &o), 0);
+	cr_expect_eq(o.fmt.pix_mp.width, 1280);
+	cr_expect_eq(o.fmt.pix_mp.height, 720);
+	struct v4l2_requestbuffers rb = { .count = 2, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(io(VIDIOC_REQBUFS, &rb), 0, "CAPTURE buffers of the placeholder size");
+	cr_expect_eq(rb.count, 2);
+}
+
+/* Colorimetry set on OUTPUT is kept and reported on CAPTURE (the decoder
+ * converts no pixels); values that name nothing fall back to BT.709. */
+Test(formats, colorimetry_follows_output)
+{
+	struct v4l2_format o = { .type = OUT_MP };
+	o.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264;
+	o.fmt.pix_mp.colorspace = V4L2_COLORSPACE_SMPTE170M;
+	o.fmt.pix_mp.xfer_func = V4L2_XFER_FUNC_SRGB;
+	o.fmt.pix_mp.ycbcr_enc = V4L2_YCBCR_ENC_601;
+	o.fmt.pix_mp.quantization = V4L2_QUANTIZATION_FULL_RANGE;
+	cr_assert_eq(io(VIDIOC_S_FMT, &o), 0);
+	cr_expect_eq(o.fmt.pix_mp.colorspace, V4L2_COLORSPACE_SMPTE170M);
+	cr_expect_eq(o.fmt.pix_mp.xfer_func, V4L2_XFER_FUNC_SRGB);
+	cr_expect_eq(o.fmt.pix_mp.ycbcr_enc, V4L2_YCBCR_ENC_601);
+	cr_expect_eq(o.fmt.pix_mp.quantization, V4L2_QUANTIZATION_FULL_RANGE);
+	struct v4l2_format c = { .type = CAP_MP };
+	cr_assert_eq(io(VIDIOC_G_FMT, &c), 0);
+	cr_expect_eq(c.fmt.pix_mp.colorspace, V4L2_COLORSPACE_SMPTE170M);
+	cr_expect_eq(c.fmt.pix_mp.xfer_func, V4L2_XFER_FUNC_SRGB);
+	cr_expect_eq(c.fmt.pix_mp.ycbcr_enc, V4L2_YCBCR_ENC_601);
+	cr_expect_eq(c.fmt.pix_mp.quantization, V4L2_QUANTIZATION_FULL_RANGE);
+	o.fmt.pix_mp.colorspace = 0xff;
+	o.fmt.pix_mp.xfer_func = 0xff;
+	o.fmt.pix_mp.ycbcr_enc = 0xff;
+	o.fmt.pix_mp.quantization = 0xff;
+	cr_assert_eq(io(VIDIOC_TRY_FMT, &o), 0);
+	cr_expect_eq(o.fmt.pix_mp.colorspace, V4L2_COLORSPACE_REC709);
+	cr_expect_eq(o.fmt.pix_mp.xfer_func, V4L2_XFER_FUNC_709);
+	cr_expect_eq(o.fmt.pix_mp.ycbcr_enc, V4L2_YCBCR_ENC_709);
+	cr_expect_eq(o.fmt.pix_mp.quantization, V4L2_QUANTIZATION_LIM_RANGE);
+}
+
+/* vb2 reads a prepared buffer's planes at PREPARE_BUF only: its QBUF queues
+ * what was verified then, whatever bytesused / data_offset it carries. */
+Test(formats, qbuf_of_a_prepared_output_buffer_keeps_its_payload)
+{
+	struct v4l2_requestbuffers rb = { .count = 1, .type = OUT_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(io(VIDIOC_REQBUFS, &rb), 0);
+	struct v4l2_plane pl[1] = { { .bytesused = 100 } };
+	struct v4l2_buffer b = { .index = 0, .type = OUT_MP, .memory = V4L2_MEMORY_MMAP,
+				 .length = 1, .m.planes = pl };
+	cr_assert_eq(io(VIDIOC_PREPARE_BUF, &b), 0);
+	pl[0].bytesused = 0xdeadbeef;
+	pl[0].data_offset = 0xdeadbeef;
+	cr_assert_eq(io(VIDIOC_QBUF, &b), 0);
+	cr_expect_eq(pl[0].bytesused, 100);
+	cr_expect_eq(pl[0].data_offset, 0);
+	/* Not prepared: the same numbers are checked, and refused. */
+	int type = OUT_MP;
+	cr_assert_eq(io(VIDIOC_STREAMOFF, &type), 0);
+	pl[0].bytesused = 0xdeadbeef;
+	pl[0].data_offset = 0xdeadbeef;
+	cr_expect_eq(io(VIDIOC_QBUF, &b), -EINVAL);
+}

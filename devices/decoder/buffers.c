@@ -71,12 +71,16 @@ static void cancel(struct dec_session *ss, struct dec_queue *q)
 		drop_jobs(ss);
 }
 
-/* A range the guest still maps stays until MUNMAP (media/shm.c). */
+/* A range the guest still maps stays until MUNMAP (media/shm.c); one
+ * libavcodec still decodes into or predicts from stays until it lets go
+ * (worker.c). */
 static void free_buffers(struct dec_session *ss, struct dec_queue *q)
 {
 	cancel(ss, q);
+	dec_zc_reap(ss);
 	for (uint32_t i = 0; i < q->nbufs; i++)
-		if (q->memory == V4L2_MEMORY_MMAP && q->bufs[i].host)
+		if (q->memory == V4L2_MEMORY_MMAP && q->bufs[i].host &&
+		    !dec_zc_keep(ss, &q->bufs[i]))
 			vmedia_mmap_free(ss->s->dev, q->bufs[i].offset);
 	memset(q->bufs, 0, sizeof(q->bufs));
 	q->nbufs = 0;
@@ -251,7 +255,9 @@ static int take(struct dec_session *ss, struct dec_queue *q, struct vmedia_buffe
 	struct dec_buf *b = &q->bufs[in->index];
 	if (b->state == BUF_QUEUED || b->state == BUF_DONE || (prepare && b->state == BUF_PREPARED))
 		return -EINVAL;
-	if (is_output(q)) {
+	/* vb2 reads a prepared buffer's planes once, at PREPARE_BUF: its
+	 * QBUF queues what was verified then, whatever the QBUF says. */
+	if (is_output(q) && !(b->state == BUF_PREPARED && !prepare)) {
 		/* vb2's __verify_length() for OUTPUT. */
 		uint32_t used = vb->planes[0].bytesused, off = vb->planes[0].data_offset;
 		uint32_t len = q->memory == V4L2_MEMORY_USERPTR && vb->mem[0] ? (uint32_t)vb->mem[0]->len
@@ -283,6 +289,10 @@ int dec_prepare_buf(struct vmedia_session *s, struct vmedia_buffer *vb)
 		return -EINVAL;
 	pthread_mutex_lock(&ss->mu);
 	int r = take(ss, q, vb, true);
+	if (!r && is_output(q)) {
+		q->bufs[vb->b.index].bytesused = vb->planes[0].bytesused;
+		q->bufs[vb->b.index].data_offset = vb->planes[0].data_offset;
+	}
 	if (!r) {
 		q->bufs[vb->b.index].state = BUF_PREPARED;
 		dec_describe(q, vb->b.index, vb);
@@ -297,6 +307,10 @@ static int queue_output(struct dec_session *ss, struct dec_queue *q, struct vmed
 	uint32_t i = vb->b.index;
 	struct dec_buf *b = &q->bufs[i];
 	uint32_t used = vb->planes[0].bytesused, off = vb->planes[0].data_offset;
+	if (b->state == BUF_PREPARED) {
+		used = b->bytesused; /* what PREPARE_BUF verified */
+		off = b->data_offset;
+	}
 	size_t size = used > off ? used - off : 0;
 	if (size > DEC_OUT_MAX_SIZE)
 		return -EINVAL;

@@ -98,13 +98,19 @@ int dec_post(struct dec_session *ss, const struct dec_completion *c)
 	n->ss = ss;
 	n->next = NULL;
 	pthread_mutex_lock(&dec->mu);
+	bool was_empty = dec->done == NULL;
 	*dec->done_tail = n;
 	dec->done_tail = &n->next;
 	pthread_mutex_unlock(&dec->mu);
-	uint64_t one = 1;
-	/* Only fails when the counter would overflow: it is readable then. */
-	ssize_t r = write(dec->wake_fd, &one, sizeof(one));
-	(void)r;
+	/* A list that was not empty has a wake-up pending already: complete()
+	 * reads the fd before it takes the list, so that wake-up's list
+	 * includes this one. */
+	if (was_empty) {
+		uint64_t one = 1;
+		/* Only fails when the counter would overflow: it is readable then. */
+		ssize_t r = write(dec->wake_fd, &one, sizeof(one));
+		(void)r;
+	}
 	return 0;
 }
 
@@ -238,7 +244,8 @@ static int dec_open(struct vmedia_session *s)
 	pthread_mutex_init(&ss->mu, NULL);
 	pthread_cond_init(&ss->cv, NULL);
 	dec_out_fmt_default(&ss->out_fmt);
-	ss->cap_fmt.pixelformat = V4L2_PIX_FMT_NV12;
+	dec_cap_placeholder(V4L2_PIX_FMT_NV12, 0, 0, &ss->cap_fmt);
+	ss->cap_known = true;
 	ss->q[0].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 	ss->q[1].type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
 	ss->q[0].memory = ss->q[1].memory = V4L2_MEMORY_MMAP;
@@ -289,8 +296,10 @@ static int dec_enum_framesizes_hook(struct vmedia_session *s, struct v4l2_frmsiz
 	return dec_enum_framesizes(fs);
 }
 
-/* CAPTURE before the stream (or the client) gave a size: EINVAL, as
- * decoders that cannot know it answer; see the spec's Initialization. */
+/* CAPTURE before the stream gave a size: the placeholder (formats.c), as
+ * the spec's Initialization says ("will not return the real values for the
+ * stream until" the source change event), and v4l2-compliance wants a
+ * format for every queue the capabilities name. */
 static int dec_g_fmt(struct vmedia_session *s, struct v4l2_format *f)
 {
 	struct dec_session *ss = s->priv;
@@ -299,7 +308,7 @@ static int dec_g_fmt(struct vmedia_session *s, struct v4l2_format *f)
 	if (f->type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
 		dec_fill_out_fmt(&ss->out_fmt, f);
 	else if (f->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && ss->cap_known)
-		dec_fill_cap_fmt(&ss->cap_fmt, f);
+		dec_fill_cap_fmt(&ss->cap_fmt, &ss->out_fmt, f);
 	else
 		r = -EINVAL;
 	pthread_mutex_unlock(&ss->mu);
@@ -317,7 +326,7 @@ static int try_cap(struct dec_session *ss, struct v4l2_format *f, struct dec_cap
 	uint32_t h = ss->cap_known ? ss->cap_fmt.vis_h : f->fmt.pix_mp.height;
 	struct dec_cap_fmt c;
 	dec_cap_layout(pf, w, h, &c);
-	dec_fill_cap_fmt(&c, f);
+	dec_fill_cap_fmt(&c, &ss->out_fmt, f);
 	if (out)
 		*out = c;
 	return 0;
@@ -349,14 +358,12 @@ static int dec_s_fmt(struct vmedia_session *s, struct v4l2_format *f)
 			r = -EBUSY;
 		if (!r) {
 			ss->out_fmt = o;
-			/* The CAPTURE format follows a size the client gives,
-			 * until the stream tells otherwise. */
-			if (!ss->parsed) {
-				ss->cap_known = o.width != 0 && !ss->q[1].nbufs;
-				if (ss->cap_known)
-					dec_cap_layout(ss->cap_fmt.pixelformat, o.width, o.height,
-						       &ss->cap_fmt);
-			}
+			/* The CAPTURE format follows a size the client gives (or
+			 * the default placeholder), until the stream tells
+			 * otherwise; buffers of the old one keep it. */
+			if (!ss->parsed && !ss->q[1].nbufs)
+				dec_cap_placeholder(ss->cap_fmt.pixelformat, o.width, o.height,
+						    &ss->cap_fmt);
 		}
 	} else if (f->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
 		struct dec_cap_fmt c;
@@ -440,9 +447,9 @@ static int dec_decoder_cmd(struct vmedia_session *s, struct v4l2_decoder_cmd *dc
 
 /* ---- controls: the class and V4L2_CID_MIN_BUFFERS_FOR_CAPTURE ----
  *
- * Pictures are copied out of libavcodec's own frame pool, so the decoder
- * keeps no CAPTURE buffer as a reference: two (one being filled, one with
- * the client) keep it busy, whatever the stream's reordering depth. */
+ * H.264 decodes straight into CAPTURE buffers, which libavcodec then keeps
+ * as references: see DEC_MIN_CAPTURE_BUFS for how many that takes.  Fewer
+ * still work (pictures are then copied out of libavcodec's own pool). */
 
 struct ctrl_desc {
 	uint32_t id, type;

@@ -20,6 +20,15 @@
  * never the other way round) and reach the guest on the device thread in
  * vmedia_decoder_complete(), which checks the queue generation they were
  * made for: a STREAMOFF or REQBUFS in between makes them stale.
+ *
+ * Zero-copy (worker.c): libavcodec may decode straight into a queued MMAP
+ * CAPTURE buffer, lent to it as an AVBufferRef.  libavcodec's own threads
+ * then take ss->mu too (lending in get_buffer2, the return in the
+ * AVBufferRef's free callback), so nobody may call into libavcodec while
+ * holding ss->mu.  A lent buffer (dec_buf.zc set) is neither lent again nor
+ * written by the worker until libavcodec lets go of it, whatever the guest
+ * does with it meanwhile; if REQBUFS or close frees it first, its MMAP
+ * range is kept (an orphan) until then: see dec_zc_keep().
  */
 #ifndef DECODER_INTERNAL_H
 #define DECODER_INTERNAL_H
@@ -41,7 +50,19 @@
 #define DEC_OUT_MIN_SIZE 4096
 #define DEC_OUT_DEFAULT_SIZE (1u << 20)
 #define DEC_OUT_MAX_SIZE (32u << 20)
-#define DEC_MIN_CAPTURE_BUFS 2  /* V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, see decoder.c */
+#define DEC_PLACEHOLDER_W 1280  /* CAPTURE before any size is known: 720p, */
+#define DEC_PLACEHOLDER_H 720   /* a common size, as hardware decoders default to */
+/* V4L2_CID_MIN_BUFFERS_FOR_CAPTURE.  With zero-copy, libavcodec keeps the
+ * CAPTURE buffers of its reference and reordering pictures plus those its
+ * frame threads are decoding into, and the client holds one or two it has
+ * dequeued but not yet re-queued: what hardware decoders report as DPB
+ * size + 1 and more.  Measured with two frame threads on a 720p libx264
+ * stream: a limit of 7 lent buffers left about 12% of the pictures
+ * copied, 11 left 1%.  The worker never lends libavcodec more than this
+ * less one, so a client that allocates MIN + its own needs always leaves a
+ * buffer for the frames it copies; a stream that wants more (or a client
+ * with fewer buffers) only gets more copies. */
+#define DEC_MIN_CAPTURE_BUFS 12
 #define DEC_NUM_CTRLS 2
 
 /* ---- codecs.c ---- */
@@ -73,13 +94,20 @@ struct dec_cap_fmt {
 
 struct dec_out_fmt {
 	uint32_t pixelformat;
-	uint32_t width, height;   /* 0: unknown until parsed */
+	/* The client's colorimetry: coded data does not say it for sure, so
+	 * the decoder keeps what was set and reports it on CAPTURE too, as
+	 * v4l2-compliance's M2M format test wants. */
+	uint32_t colorspace, xfer_func, ycbcr_enc, quantization;
+	uint32_t width, height;   /* the client's, or DEC_PLACEHOLDER_W x _H */
 	uint32_t sizeimage;
 };
 
 void dec_out_fmt_default(struct dec_out_fmt *f);
 /* The layout for a picture of @vis_w x @vis_h in @pixelformat. */
 void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f);
+/* The CAPTURE format before the stream is parsed: the coded size the client
+ * gave on OUTPUT, or DEC_PLACEHOLDER_W x _H when it gave none (0 x 0). */
+void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f);
 bool dec_cap_pixfmt_ok(uint32_t pixelformat);
 
 int dec_enum_fmt(struct v4l2_fmtdesc *d);
@@ -87,7 +115,9 @@ int dec_enum_framesizes(struct v4l2_frmsizeenum *fs);
 /* TRY on OUTPUT: fill @f, and @out if not NULL. */
 int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out);
 void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f);
-void dec_fill_cap_fmt(const struct dec_cap_fmt *c, struct v4l2_format *f);
+/* CAPTURE: the layout @c with the colorimetry of the OUTPUT format @o. */
+void dec_fill_cap_fmt(const struct dec_cap_fmt *c, const struct dec_out_fmt *o,
+		      struct v4l2_format *f);
 int dec_selection(const struct dec_cap_fmt *c, struct v4l2_selection *s);
 
 /* ---- buffers.c ---- */
@@ -99,6 +129,8 @@ enum dec_buf_state {
 	BUF_DONE,     /* CAPTURE: filled by the worker, completion not yet delivered */
 };
 
+struct dec_zc; /* worker.c: a CAPTURE buffer lent to libavcodec */
+
 struct dec_buf {
 	enum dec_buf_state state;
 	uint32_t length;             /* MMAP: allocated; USERPTR: as queued */
@@ -107,6 +139,7 @@ struct dec_buf {
 	struct vmedia_usermem *mem;  /* USERPTR: owned while prepared / queued */
 	uint32_t bytesused, data_offset, sequence, flags;
 	struct timeval timestamp;
+	struct dec_zc *zc;           /* CAPTURE MMAP: lent to libavcodec (under ss->mu) */
 };
 
 struct dec_queue {
@@ -155,7 +188,8 @@ struct dec_session {
 	/* ---- under mu ---- */
 	struct dec_out_fmt out_fmt;
 	struct dec_cap_fmt cap_fmt;
-	bool cap_known;              /* cap_fmt holds a stream's (or placeholder) values */
+	bool cap_known;              /* cap_fmt holds a stream's or placeholder values: always,
+				      * since open (G_FMT on CAPTURE never fails) */
 	bool parsed;                 /* a picture's size came from the stream */
 	struct dec_queue q[2];       /* [0] OUTPUT, [1] CAPTURE */
 	struct dec_job *jobs, **jobs_tail;
@@ -165,6 +199,7 @@ struct dec_session {
 	bool draining;               /* a DEC_CMD_STOP marker is queued or running */
 	bool idle;                   /* the worker waits for the guest */
 	bool kicked;                 /* work was given since the worker last looked */
+	struct dec_zc *zc_orphans;   /* freed buffers libavcodec held: ranges kept */
 	/* ---- device thread only ---- */
 	bool worker_started;
 	pthread_t thread;
@@ -226,5 +261,13 @@ void dec_buffers_release(struct dec_session *ss);
 int dec_worker_start(struct dec_session *ss);
 /* Stop and join it, freeing its decoder. */
 void dec_worker_stop(struct dec_session *ss);
+/* For buffers.c, freeing @b (a CAPTURE MMAP buffer) on the device thread
+ * under ss->mu: true if libavcodec still holds its memory, which then
+ * stays allocated (an orphan) until libavcodec lets go; the caller must not
+ * vmedia_mmap_free() it. */
+bool dec_zc_keep(struct dec_session *ss, struct dec_buf *b);
+/* Free the ranges of the orphans libavcodec has let go of (device thread,
+ * under ss->mu).  After dec_worker_stop() it has let go of all of them. */
+void dec_zc_reap(struct dec_session *ss);
 
 #endif /* DECODER_INTERNAL_H */

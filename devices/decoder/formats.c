@@ -57,11 +57,26 @@ void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct
 	f->sizeimage = f->bytesperline * f->height / 2 * 3;
 }
 
+void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f)
+{
+	if (!w || !h) {
+		w = DEC_PLACEHOLDER_W;
+		h = DEC_PLACEHOLDER_H;
+	}
+	dec_cap_layout(pixelformat, w, h, f);
+}
+
 void dec_out_fmt_default(struct dec_out_fmt *f)
 {
 	const struct dec_codec *c = dec_codec_at(0);
 	f->pixelformat = c ? c->fourcc : V4L2_PIX_FMT_H264;
-	f->width = f->height = 0;
+	f->width = DEC_PLACEHOLDER_W;
+	f->height = DEC_PLACEHOLDER_H;
+	/* What the test streams and most content are: BT.709, limited range. */
+	f->colorspace = V4L2_COLORSPACE_REC709;
+	f->xfer_func = V4L2_XFER_FUNC_709;
+	f->ycbcr_enc = V4L2_YCBCR_ENC_709;
+	f->quantization = V4L2_QUANTIZATION_LIM_RANGE;
 	f->sizeimage = DEC_OUT_DEFAULT_SIZE;
 }
 
@@ -121,13 +136,17 @@ void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f)
 	p->height = o->height;
 	p->pixelformat = o->pixelformat;
 	p->field = V4L2_FIELD_NONE;
-	p->colorspace = V4L2_COLORSPACE_REC709;
+	p->colorspace = o->colorspace;
+	p->xfer_func = o->xfer_func;
+	p->ycbcr_enc = o->ycbcr_enc;
+	p->quantization = o->quantization;
 	p->num_planes = 1;
 	p->plane_fmt[0].sizeimage = o->sizeimage;
 	p->plane_fmt[0].bytesperline = 0; /* coded data has no lines */
 }
 
-void dec_fill_cap_fmt(const struct dec_cap_fmt *c, struct v4l2_format *f)
+void dec_fill_cap_fmt(const struct dec_cap_fmt *c, const struct dec_out_fmt *o,
+		      struct v4l2_format *f)
 {
 	memset(&f->fmt, 0, sizeof(f->fmt));
 	struct v4l2_pix_format_mplane *p = &f->fmt.pix_mp;
@@ -135,11 +154,12 @@ void dec_fill_cap_fmt(const struct dec_cap_fmt *c, struct v4l2_format *f)
 	p->height = c->height;
 	p->pixelformat = c->pixelformat;
 	p->field = V4L2_FIELD_NONE;
-	/* What the test streams and most content are: BT.709, limited range. */
-	p->colorspace = V4L2_COLORSPACE_REC709;
-	p->ycbcr_enc = V4L2_YCBCR_ENC_709;
-	p->quantization = V4L2_QUANTIZATION_LIM_RANGE;
-	p->xfer_func = V4L2_XFER_FUNC_709;
+	/* The OUTPUT's: a decoder passes colorimetry through (the spec's
+	 * "colorspace ... follow OUTPUT"), pixels are not converted. */
+	p->colorspace = o->colorspace;
+	p->ycbcr_enc = o->ycbcr_enc;
+	p->quantization = o->quantization;
+	p->xfer_func = o->xfer_func;
 	p->num_planes = 1;
 	p->plane_fmt[0].sizeimage = c->sizeimage;
 	p->plane_fmt[0].bytesperline = c->bytesperline;
@@ -156,11 +176,27 @@ int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out)
 		return -EINVAL;
 	struct dec_out_fmt o;
 	o.pixelformat = c->fourcc;
-	/* 0 x 0: the stream will tell. */
+	/* Colorimetry as given when it names a known value, else the default
+	 * (0 included: "DEFAULT" would leave CAPTURE saying nothing). */
+	struct dec_out_fmt def;
+	dec_out_fmt_default(&def);
+	const struct v4l2_pix_format_mplane *in = &f->fmt.pix_mp;
+	o.colorspace = in->colorspace && in->colorspace <= V4L2_COLORSPACE_DCI_P3 ? in->colorspace
+										: def.colorspace;
+	o.xfer_func = in->xfer_func && in->xfer_func <= V4L2_XFER_FUNC_SMPTE2084 ? in->xfer_func
+										 : def.xfer_func;
+	o.ycbcr_enc = in->ycbcr_enc && in->ycbcr_enc <= V4L2_YCBCR_ENC_SMPTE240M ? in->ycbcr_enc
+										  : def.ycbcr_enc;
+	o.quantization = in->quantization && in->quantization <= V4L2_QUANTIZATION_LIM_RANGE
+				 ? in->quantization : def.quantization;
+	/* No size: the stream will tell; until then a placeholder, as the
+	 * spec's S_FMT(OUTPUT) says, never 0 x 0 (a format has a size). */
 	o.width = f->fmt.pix_mp.width ? clamp_dim(f->fmt.pix_mp.width) : 0;
 	o.height = f->fmt.pix_mp.height ? clamp_dim(f->fmt.pix_mp.height) : 0;
-	if (!o.width || !o.height)
-		o.width = o.height = 0;
+	if (!o.width || !o.height) {
+		o.width = DEC_PLACEHOLDER_W;
+		o.height = DEC_PLACEHOLDER_H;
+	}
 	uint64_t size = f->fmt.pix_mp.plane_fmt[0].sizeimage;
 	if (!size) {
 		/* Half a raw 4:2:0 picture holds any sane coded frame. */

@@ -21,10 +21,41 @@
  * Pixel formats: 8-bit 4:2:0 (what the offered codecs give for the usual
  * profiles) is copied exactly; anything else (10-bit, 4:2:2, 4:4:4) is
  * converted to the CAPTURE format by libswscale, dropping precision.
+ *
+ * Zero-copy.  For H.264 into YU12 MMAP buffers, libavcodec's get_buffer2
+ * is given the memory of a queued CAPTURE buffer (lend()), so a picture is
+ * decoded where the guest reads it and goes out without a copy.  The
+ * buffer lifecycle, all under ss->mu:
+ *  - lending takes the buffer out of the CAPTURE FIFO and sets b->zc; the
+ *    guest still sees it queued;
+ *  - when libavcodec outputs the picture, the buffer is posted as any
+ *    filled one (DQBUF); libavcodec may keep predicting from it, and the
+ *    guest may DQBUF and QBUF it again meanwhile: while b->zc is set it
+ *    sits in the FIFO but nobody takes it (take_free());
+ *  - the AVBufferRef's free callback (zc_free(), on whatever thread drops
+ *    the last reference) clears b->zc; a buffer whose picture never went
+ *    out (dropped, flushed by a seek) goes back to the FIFO;
+ *  - STREAMOFF bumps the CAPTURE generation: a picture lent before is
+ *    copied into a buffer of the new generation instead (its memory is
+ *    still ours);
+ *  - REQBUFS and close free buffers: a lent one's MMAP range is kept as an
+ *    orphan (dec_zc_keep()) and freed by the device thread after
+ *    libavcodec let go (dec_zc_reap()), so libavcodec never reads or
+ *    writes memory handed to another buffer.  Close stops the worker (and
+ *    frees libavcodec) before it frees the buffers, so nothing is left.
+ * A guest that writes into a mapped buffer libavcodec still predicts from
+ * only corrupts its own later pictures, as on hardware decoders that
+ * decode into CAPTURE buffers.  Everything else falls back to libavcodec's
+ * own allocator and the copy: NV12, USERPTR, other codecs, a layout that
+ * does not fit, no free buffer (get_buffer2 never waits).  At most
+ * DEC_MIN_CAPTURE_BUFS - 1 buffers, and never the last one, are lent, so a
+ * copied picture or a LAST buffer always finds one once the guest gives
+ * its buffers back.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
@@ -73,6 +104,229 @@ static bool aborted(struct dec_session *ss, uint32_t gen)
 	return r;
 }
 
+/* ---- zero-copy: CAPTURE buffers lent to libavcodec ---- */
+
+struct dec_zc {
+	struct dec_session *ss;
+	struct dec_zc *next;      /* ss->zc_orphans */
+	uint8_t *host;            /* the buffer's memory */
+	uint32_t index, gen;      /* the buffer, the CAPTURE generation when lent */
+	uint32_t offset;          /* its MMAP range */
+	bool output;              /* its picture was posted */
+	bool orphan;              /* the buffer was freed: the range waits for us */
+	bool released;            /* orphan libavcodec let go of: free the range */
+};
+
+/*
+ * Codecs whose decoder writes only inside the coded size it asks
+ * get_buffer2 for (frame->width x height, whole macroblocks for H.264)
+ * and reads at most one chroma row past it (the chroma MC over-read that
+ * avcodec_align_dimensions2()'s extra rows are for).  That is what the
+ * CAPTURE layout (formats.c: height rounded to 16, planes back to back)
+ * can give in place; the planes' own padding rows are not there, so other
+ * decoders, which may write up to the aligned height, keep copying.
+ */
+static bool zc_codec(int id)
+{
+	return id == AV_CODEC_ID_H264;
+}
+
+/* Bytes past the last plane libavcodec may read: the chroma row, and the
+ * slack its own pools give each plane (16 + STRIDE_ALIGN - 1). */
+static size_t zc_tail(uint32_t bytesperline)
+{
+	return bytesperline / 2 + 16 + 64;
+}
+
+/* Memory really behind a buffer of @length: MMAP ranges are page-rounded
+ * (vmedia_mmap_alloc). */
+static size_t zc_span(uint32_t length)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return ((size_t)length + page - 1) / page * page;
+}
+
+/* Take the oldest queued CAPTURE buffer that libavcodec does not hold and,
+ * if @need, that holds the format's sizeimage with @need bytes of memory
+ * behind it.  Caller holds ss->mu. */
+static bool take_free(struct dec_session *ss, size_t need, uint32_t *index)
+{
+	struct dec_queue *cq = &ss->q[1];
+	for (uint32_t k = 0; k < cq->fifo_len; k++) {
+		uint32_t i = cq->fifo[(cq->fifo_head + k) % DEC_MAX_BUFFERS];
+		const struct dec_buf *b = &cq->bufs[i];
+		if (b->zc || (need && (b->length < ss->cap_fmt.sizeimage ||
+				       zc_span(b->length) < need)))
+			continue;
+		/* Close the gap: the older entries move up by one. */
+		for (uint32_t m = k; m > 0; m--)
+			cq->fifo[(cq->fifo_head + m) % DEC_MAX_BUFFERS] =
+				cq->fifo[(cq->fifo_head + m - 1) % DEC_MAX_BUFFERS];
+		cq->fifo_head = (cq->fifo_head + 1) % DEC_MAX_BUFFERS;
+		cq->fifo_len--;
+		*index = i;
+		return true;
+	}
+	return false;
+}
+
+/* The AVBufferRef's last reference went (any thread; never under ss->mu). */
+static void zc_free(void *opaque, uint8_t *data)
+{
+	(void)data;
+	struct dec_zc *z = opaque;
+	struct dec_session *ss = z->ss;
+	pthread_mutex_lock(&ss->mu);
+	if (z->orphan) {
+		z->released = true; /* the device thread frees range and record */
+		pthread_mutex_unlock(&ss->mu);
+		return;
+	}
+	struct dec_queue *cq = &ss->q[1];
+	struct dec_buf *b = &cq->bufs[z->index];
+	b->zc = NULL;
+	if (!z->output && z->gen == cq->gen && b->state == BUF_QUEUED) {
+		/* Its picture never went out: the guest's buffer is free again. */
+		cq->fifo[(cq->fifo_head + cq->fifo_len) % DEC_MAX_BUFFERS] = z->index;
+		cq->fifo_len++;
+	}
+	dec_kick(ss); /* a buffer the worker may be waiting for */
+	pthread_mutex_unlock(&ss->mu);
+	free(z);
+}
+
+/* Lend a queued buffer for @fr if the layout fits.  Caller holds ss->mu. */
+static bool lend_locked(struct dec_session *ss, AVCodecContext *ctx, AVFrame *fr, int align)
+{
+	struct dec_queue *cq = &ss->q[1];
+	const struct dec_cap_fmt *f = &ss->cap_fmt;
+	if (cq->memory != V4L2_MEMORY_MMAP || !cq->streaming || ss->stopped || !ss->parsed ||
+	    f->pixelformat != V4L2_PIX_FMT_YUV420 || cq->nbufs < 2)
+		return false;
+	/* Pictures of another size (a resolution change on its way) would
+	 * only land in buffers about to be freed. */
+	if (ctx->width != (int)f->vis_w || ctx->height != (int)f->vis_h)
+		return false;
+	uint32_t bpl = f->bytesperline, cbpl = bpl / 2;
+	if (align <= 0 || bpl % (uint32_t)align || cbpl % (uint32_t)align ||
+	    (uint32_t)fr->width > bpl || (uint32_t)fr->height > f->height)
+		return false;
+	uint32_t lent = 0;
+	for (uint32_t i = 0; i < cq->nbufs; i++)
+		lent += cq->bufs[i].zc != NULL;
+	uint32_t max = DEC_MIN_CAPTURE_BUFS - 1;
+	if (max > cq->nbufs - 1)
+		max = cq->nbufs - 1;
+	if (lent >= max)
+		return false;
+	size_t ysize = (size_t)bpl * f->height, csize = (size_t)cbpl * (f->height / 2);
+	size_t need = ysize + 2 * csize + zc_tail(bpl);
+	struct dec_zc *z = calloc(1, sizeof(*z));
+	if (!z)
+		return false;
+	uint32_t i;
+	if (!take_free(ss, need, &i)) {
+		free(z);
+		return false;
+	}
+	struct dec_buf *b = &cq->bufs[i];
+	AVBufferRef *ref = av_buffer_create(b->host, (size_t)b->length, zc_free, z, 0);
+	if (!ref) {
+		/* Back at the head, where it was the oldest free one. */
+		cq->fifo_head = (cq->fifo_head + DEC_MAX_BUFFERS - 1) % DEC_MAX_BUFFERS;
+		cq->fifo[cq->fifo_head] = i;
+		cq->fifo_len++;
+		free(z);
+		return false;
+	}
+	*z = (struct dec_zc){ .ss = ss, .host = b->host, .index = i, .gen = cq->gen,
+			      .offset = b->offset };
+	b->zc = z;
+	fr->buf[0] = ref;
+	fr->data[0] = b->host;
+	fr->data[1] = b->host + ysize;
+	fr->data[2] = b->host + ysize + csize;
+	fr->linesize[0] = (int)bpl;
+	fr->linesize[1] = fr->linesize[2] = (int)cbpl;
+	fr->extended_data = fr->data;
+	return true;
+}
+
+/* libavcodec's get_buffer2, on its own threads: never waits for the guest. */
+static int zc_get_buffer2(AVCodecContext *ctx, AVFrame *fr, int flags)
+{
+	struct dec_session *ss = ctx->opaque;
+	if (ss && (fr->format == AV_PIX_FMT_YUV420P || fr->format == AV_PIX_FMT_YUVJ420P)) {
+		int w = fr->width, h = fr->height, align[AV_NUM_DATA_POINTERS] = { 0 };
+		avcodec_align_dimensions2(ctx, &w, &h, align);
+		pthread_mutex_lock(&ss->mu);
+		bool lent = lend_locked(ss, ctx, fr, align[0]);
+		pthread_mutex_unlock(&ss->mu);
+		if (lent)
+			return 0;
+	}
+	return avcodec_default_get_buffer2(ctx, fr, flags);
+}
+
+/* The lending record of @fr's memory if it is a buffer of the current
+ * CAPTURE set (orphans are not).  Caller holds ss->mu. */
+static struct dec_zc *zc_of(struct dec_session *ss, const AVFrame *fr)
+{
+	if (!fr->buf[0] || fr->buf[1])
+		return NULL;
+	const void *op = av_buffer_get_opaque(fr->buf[0]);
+	const struct dec_queue *cq = &ss->q[1];
+	for (uint32_t i = 0; i < cq->nbufs; i++)
+		if (cq->bufs[i].zc && cq->bufs[i].zc == op)
+			return cq->bufs[i].zc;
+	return NULL;
+}
+
+/* Whether @fr, decoded into @z's buffer, can go out as it is: lent in this
+ * generation, not out yet, and where the CAPTURE layout puts a picture
+ * (cropping at the top or left would have moved it).  Caller holds ss->mu. */
+static bool zc_in_place(struct dec_session *ss, const AVFrame *fr, const struct dec_zc *z)
+{
+	const struct dec_queue *cq = &ss->q[1];
+	const struct dec_cap_fmt *f = &ss->cap_fmt;
+	const struct dec_buf *b = &cq->bufs[z->index];
+	size_t ysize = (size_t)f->bytesperline * f->height;
+	size_t csize = (size_t)(f->bytesperline / 2) * (f->height / 2);
+	return !z->output && z->gen == cq->gen && b->state == BUF_QUEUED &&
+	       f->pixelformat == V4L2_PIX_FMT_YUV420 && b->length >= f->sizeimage &&
+	       fr->data[0] == z->host && fr->data[1] == z->host + ysize &&
+	       fr->data[2] == z->host + ysize + csize &&
+	       fr->linesize[0] == (int)f->bytesperline &&
+	       fr->linesize[1] == (int)f->bytesperline / 2 &&
+	       fr->linesize[2] == (int)f->bytesperline / 2;
+}
+
+bool dec_zc_keep(struct dec_session *ss, struct dec_buf *b)
+{
+	struct dec_zc *z = b->zc;
+	if (!z)
+		return false;
+	z->orphan = true;
+	z->next = ss->zc_orphans;
+	ss->zc_orphans = z;
+	b->zc = NULL;
+	return true;
+}
+
+void dec_zc_reap(struct dec_session *ss)
+{
+	for (struct dec_zc **pp = &ss->zc_orphans; *pp;) {
+		struct dec_zc *z = *pp;
+		if (!z->released) {
+			pp = &z->next;
+			continue;
+		}
+		*pp = z->next;
+		vmedia_mmap_free(ss->s->dev, z->offset);
+		free(z);
+	}
+}
+
 /* ---- decoder and parser ---- */
 
 static void close_decoder(struct dec_worker *w)
@@ -110,6 +364,22 @@ static int open_decoder(struct dec_session *ss, struct dec_worker *w, const stru
 	w->ctx->max_pixels = (int64_t)DEC_MAX_DIM * DEC_MAX_DIM;
 	/* Packet pts are V4L2 timestamps in microseconds. */
 	w->ctx->pkt_timebase = (AVRational){ 1, 1000000 };
+	if (zc_codec(codec->id)) {
+		w->ctx->opaque = ss;
+		w->ctx->get_buffer2 = zc_get_buffer2;
+#if FF_API_THREAD_SAFE_CALLBACKS
+		/* zc_get_buffer2 only takes ss->mu, which no thread holds while
+		 * calling into libavcodec, so frame threads may call it
+		 * themselves.  Without this flag libavcodec before 60 has every
+		 * frame thread wait for this (the worker's) thread to allocate
+		 * its picture, which serialises frame threading; from 60 on the
+		 * flag is gone and callbacks must be thread-safe anyway. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		w->ctx->thread_safe_callbacks = 1;
+#pragma GCC diagnostic pop
+#endif
+	}
 	if (avcodec_open2(w->ctx, codec, NULL) < 0) {
 		close_decoder(w);
 		return -EINVAL;
@@ -177,18 +447,6 @@ static uint8_t *buf_mem(const struct dec_queue *q, const struct dec_buf *b)
 	return q->memory == V4L2_MEMORY_MMAP ? b->host : (uint8_t *)b->mem->ptr;
 }
 
-/* Pop the oldest queued CAPTURE buffer, fill in @bytesused / @flags /
- * timestamp and post it.  Caller holds ss->mu and checked fifo_len. */
-static struct dec_buf *pop_capture(struct dec_session *ss, uint32_t *index)
-{
-	struct dec_queue *cq = &ss->q[1];
-	uint32_t i = cq->fifo[cq->fifo_head];
-	cq->fifo_head = (cq->fifo_head + 1) % DEC_MAX_BUFFERS;
-	cq->fifo_len--;
-	*index = i;
-	return &cq->bufs[i];
-}
-
 static void post_capture(struct dec_session *ss, uint32_t i, uint32_t bytesused, uint32_t flags,
 			 int64_t pts)
 {
@@ -212,10 +470,9 @@ static void post_capture(struct dec_session *ss, uint32_t i, uint32_t bytesused,
 static bool post_last_locked(struct dec_session *ss)
 {
 	struct dec_queue *cq = &ss->q[1];
-	if (!cq->streaming || !cq->fifo_len)
-		return false;
 	uint32_t i;
-	pop_capture(ss, &i);
+	if (!cq->streaming || !take_free(ss, 0, &i))
+		return false;
 	post_capture(ss, i, 0, V4L2_BUF_FLAG_LAST, 0);
 	ss->stopped = true;
 	return true;
@@ -261,12 +518,25 @@ static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint3
 			post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
 			continue;
 		}
-		if (ss->stopped || !cq->streaming || !cq->fifo_len) {
+		if (ss->stopped || !cq->streaming) {
 			wait_locked(ss);
 			continue;
 		}
+		struct dec_zc *z = zc_of(ss, fr);
+		if (z && zc_in_place(ss, fr, z)) {
+			/* Decoded in place: out as it is. */
+			z->output = true;
+			post_capture(ss, z->index, ss->cap_fmt.sizeimage,
+				     corrupt ? V4L2_BUF_FLAG_ERROR : 0, pts);
+			pthread_mutex_unlock(&ss->mu);
+			return OK;
+		}
 		uint32_t i;
-		struct dec_buf *b = pop_capture(ss, &i);
+		if (!take_free(ss, 0, &i)) {
+			wait_locked(ss);
+			continue;
+		}
+		struct dec_buf *b = &cq->bufs[i];
 		if (b->length < ss->cap_fmt.sizeimage) {
 			/* Queued for an older, smaller format. */
 			post_capture(ss, i, 0, V4L2_BUF_FLAG_ERROR, pts);
