@@ -109,7 +109,7 @@ static int setup_output(struct dec *d)
 			    vqm_ioctl_name(VIDIOC_S_FMT), mp->num_planes, mp->plane_fmt[0].sizeimage);
 	uint32_t sizes[1] = { mp->plane_fmt[0].sizeimage };
 	r = vqm_mbufs_alloc(d->s, d->sid, &d->out, VQM_DEC_OUT, c->memory,
-			    c->out_count ? c->out_count : 8, 1, sizes, true);
+			    c->out_count ? c->out_count : 16, 1, sizes, true);
 	if (r)
 		return fail(d, r, "%s (OUTPUT): %s", d->out.failed, strerror(-r));
 	d->st->out_buffers = d->out.count;
