@@ -399,7 +399,7 @@ Test(gdrv, closing_the_reader_mid_frame_frees_the_queue)
 
 /* ---- the shim's poll-only mode ---- */
 
-typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns);
+typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns, int *wake_fd);
 struct shim {
 	void *so;
 	int (*reg)(int fd, void *priv, poll_fn poll);
@@ -426,8 +426,9 @@ static void shim_load(struct shim *s, const char *mode)
 	cr_assert(s->reg && s->unreg && s->poll && s->select && s->ioctl && s->read);
 }
 
-static short test_poll(void *priv, short events, uint64_t *next_ns)
+static short test_poll(void *priv, short events, uint64_t *next_ns, int *wake_fd)
 {
+	*wake_fd = gdrv_wake_fd(priv);
 	return gdrv_poll(priv, events, next_ns);
 }
 
@@ -506,3 +507,184 @@ Test(gdrv, the_full_shim_refuses_registrations)
 	cr_expect_eq(shim_close(fd), 0, "its own claim released with the fd");
 	dlclose(s.so);
 }
+
+Test(gdrv, registering_a_fresh_fd_closes_nothing_else)
+{
+	/* A slot the shim never used is all zeros: its stand-in pollfd must
+	 * not be taken for fd 0 and closed (it was: ffmpeg then lost the fd
+	 * it opened next, as open() hands out 0 first). */
+	struct shim s;
+	shim_load(&s, "poll-only");
+	int keep = open("/dev/null", O_RDONLY);
+	cr_assert_geq(keep, 0);
+	cr_assert_eq(dup2(keep, 0), 0);
+	int fd = open_file("fresh.simple.vqmedia");
+	struct gdrv_fd *f = gdrv_claim(fd);
+	cr_assert_not_null(f);
+	cr_assert_eq(s.reg(fd, f, test_poll), 0);
+	cr_expect_geq(fcntl(0, F_GETFD), 0, "fd 0 survives a registration");
+	s.unreg(fd);
+	s.unreg(fd + 1); /* never registered */
+	cr_expect_geq(fcntl(0, F_GETFD), 0, "fd 0 survives unregistrations");
+	gdrv_release(f);
+	dlclose(s.so);
+}
+
+/* ---- the decoder: an asynchronous M2M device (built with libavcodec) ---- */
+#ifdef GDRV_HAVE_DECODER
+
+#define OUT_MP V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
+#define CAP_MP V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
+#define DEC_WAIT_MS 20000 /* bounds a wait that should end: sanitizer builds are slow */
+
+/* A few H.264 frames, made by ffmpeg; returns its size, *data to free. */
+static size_t h264_stream(uint8_t **data)
+{
+	char cmd[512], path[128];
+	snprintf(path, sizeof(path), "%s/t.h264", DIR_);
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=64x48:rate=30 "
+		 "-frames:v 5 -pix_fmt yuv420p -c:v libx264 -bf 0 %s",
+		 path);
+	cr_assert_eq(system(cmd), 0, "ffmpeg (with libx264) is needed: %s", cmd);
+	FILE *fp = fopen(path, "rb");
+	cr_assert_not_null(fp);
+	*data = malloc(1 << 20);
+	size_t n = fread(*data, 1, 1 << 20, fp);
+	fclose(fp);
+	cr_assert_gt(n, 0);
+	return n;
+}
+
+static int mp_buf(struct gdrv_fd *f, unsigned long req, uint32_t type, uint32_t index,
+		  struct v4l2_buffer *b, struct v4l2_plane *pl, uint32_t used)
+{
+	memset(b, 0, sizeof(*b));
+	memset(pl, 0, sizeof(*pl));
+	b->type = type;
+	b->index = index;
+	b->memory = V4L2_MEMORY_MMAP;
+	b->length = 1;
+	b->m.planes = pl;
+	pl->bytesused = used;
+	return gdrv_ioctl(f, req, b);
+}
+
+/* gdrv_poll until @want shows up, waiting on the wake fd in between as
+ * the shim does; returns the last revents. */
+static short poll_until(struct gdrv_fd *f, short events, short want)
+{
+	uint64_t end = now_ms() + DEC_WAIT_MS;
+	short rev;
+	while (!((rev = gdrv_poll(f, events, NULL)) & want) && now_ms() < end) {
+		struct pollfd p = { .fd = gdrv_wake_fd(f), .events = POLLIN };
+		cr_assert_geq(p.fd, 0, "the decoder has a wake fd");
+		poll(&p, 1, 50);
+	}
+	return rev;
+}
+
+Test(gdrv, decoder_poll_and_dqbuf_follow_the_m2m_rules)
+{
+	uint8_t *stream;
+	size_t len = h264_stream(&stream);
+	int fd = open_file("dec.decoder.vqmedia");
+	cr_assert_eq(fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK), 0);
+	struct gdrv_fd *f = gdrv_claim(fd);
+	cr_assert_not_null(f);
+	struct v4l2_capability cap;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_QUERYCAP, &cap), 0);
+	cr_expect(cap.device_caps & V4L2_CAP_VIDEO_M2M_MPLANE);
+	cr_expect_eq(gdrv_poll(f, POLLIN | POLLOUT, NULL), POLLERR, "neither queue streams");
+	cr_expect_eq(gdrv_poll(f, POLLPRI, NULL), 0, "POLLERR only when data is asked for");
+
+	struct v4l2_event_subscription sub = { .type = V4L2_EVENT_SOURCE_CHANGE };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_SUBSCRIBE_EVENT, &sub), 0);
+	sub.type = V4L2_EVENT_EOS;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_SUBSCRIBE_EVENT, &sub), 0);
+	struct v4l2_format fmt = { .type = OUT_MP };
+	fmt.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_H264;
+	fmt.fmt.pix_mp.num_planes = 1;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_S_FMT, &fmt), 0);
+	struct v4l2_requestbuffers rb = { .count = 1, .type = OUT_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_REQBUFS, &rb), 0);
+	struct v4l2_buffer b;
+	struct v4l2_plane pl;
+	cr_assert_eq(mp_buf(f, VIDIOC_QUERYBUF, OUT_MP, 0, &b, &pl, 0), 0);
+	cr_assert_geq(pl.length, len);
+	void *map;
+	cr_assert_eq(gdrv_mmap(f, NULL, pl.length, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       pl.m.mem_offset, &map), 0);
+	memcpy(map, stream, len);
+	int type = OUT_MP;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_STREAMON, &type), 0);
+	cr_expect_eq(gdrv_poll(f, POLLIN | POLLOUT, NULL), POLLERR,
+		     "OUTPUT streams but has no buffer queued");
+	cr_assert_eq(mp_buf(f, VIDIOC_QBUF, OUT_MP, 0, &b, &pl, (uint32_t)len), 0);
+
+	/* The worker decodes on its own thread: its completions (the
+	 * resolution event, later the OUTPUT buffer back) reach poll through
+	 * the wake fd.  The first picture waits for CAPTURE buffers, and so
+	 * does the rest of the OUTPUT buffer. */
+	short rev = poll_until(f, POLLIN | POLLOUT | POLLPRI, POLLPRI);
+	cr_assert_eq(rev, POLLPRI, "the source change is pending, nothing else");
+	struct v4l2_event ev;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_DQEVENT, &ev), 0);
+	cr_expect_eq(ev.type, V4L2_EVENT_SOURCE_CHANGE);
+	cr_expect_eq(mp_buf(f, VIDIOC_DQBUF, OUT_MP, 0, &b, &pl, 0), -EAGAIN);
+
+	/* CAPTURE set up as the spec says; nothing done yet: EAGAIN, the fd
+	 * being O_NONBLOCK. */
+	fmt = (struct v4l2_format){ .type = CAP_MP };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_G_FMT, &fmt), 0);
+	cr_expect_eq(fmt.fmt.pix_mp.width, 64);
+	rb = (struct v4l2_requestbuffers){ .count = 8, .type = CAP_MP, .memory = V4L2_MEMORY_MMAP };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_REQBUFS, &rb), 0);
+	cr_expect_eq(mp_buf(f, VIDIOC_DQBUF, CAP_MP, 0, &b, &pl, 0), -EINVAL, "not streaming");
+	type = CAP_MP;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_STREAMON, &type), 0);
+	cr_expect_eq(mp_buf(f, VIDIOC_DQBUF, CAP_MP, 0, &b, &pl, 0), -EAGAIN);
+	for (uint32_t i = 0; i < rb.count; i++)
+		cr_assert_eq(mp_buf(f, VIDIOC_QBUF, CAP_MP, i, &b, &pl, 0), 0);
+	rev = poll_until(f, POLLOUT, POLLOUT);
+	cr_expect_eq(rev & (POLLOUT | POLLERR), POLLOUT, "the OUTPUT buffer is done");
+	cr_assert_eq(mp_buf(f, VIDIOC_DQBUF, OUT_MP, 0, &b, &pl, 0), 0);
+	cr_expect_eq(gdrv_poll(f, POLLOUT, NULL) & (POLLOUT | POLLERR), 0,
+		     "no OUTPUT buffer done; CAPTURE has buffers queued");
+	rev = poll_until(f, POLLIN, POLLIN);
+	cr_expect_eq(rev & (POLLIN | POLLERR), POLLIN, "a picture is done");
+	struct v4l2_decoder_cmd stop = { .cmd = V4L2_DEC_CMD_STOP };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_DECODER_CMD, &stop), 0);
+
+	/* A blocking DQBUF waits for the worker (on its wake fd). */
+	cr_assert_eq(fcntl(fd, F_SETFL, O_RDWR), 0);
+	unsigned frames = 0;
+	for (;;) {
+		cr_assert_eq(mp_buf(f, VIDIOC_DQBUF, CAP_MP, 0, &b, &pl, 0), 0);
+		if (b.flags & V4L2_BUF_FLAG_LAST)
+			break;
+		cr_expect_gt(pl.bytesused, 0);
+		frames++;
+	}
+	cr_expect_eq(frames, 5);
+	cr_expect_eq(gdrv_poll(f, POLLIN, NULL) & (POLLIN | POLLERR), POLLIN,
+		     "after the LAST buffer: readable, and DQBUF says so");
+	cr_expect_eq(mp_buf(f, VIDIOC_DQBUF, CAP_MP, 0, &b, &pl, 0), -EPIPE);
+	rev = poll_until(f, POLLPRI, POLLPRI);
+	cr_expect(rev & POLLPRI);
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_DQEVENT, &ev), 0);
+	cr_expect_eq(ev.type, V4L2_EVENT_EOS);
+
+	struct v4l2_decoder_cmd start = { .cmd = V4L2_DEC_CMD_START };
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_DECODER_CMD, &start), 0);
+	cr_expect_eq(gdrv_poll(f, POLLIN, NULL) & (POLLIN | POLLERR), 0,
+		     "START clears the LAST state; buffers are queued");
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_STREAMOFF, &type), 0);
+	type = OUT_MP;
+	cr_assert_eq(gdrv_ioctl(f, VIDIOC_STREAMOFF, &type), 0);
+	cr_expect_eq(gdrv_poll(f, POLLIN | POLLOUT, NULL) & POLLERR, POLLERR);
+	gdrv_munmap(map, pl.length);
+	gdrv_release(f);
+	free(stream);
+}
+#endif

@@ -7,10 +7,15 @@
  *    core answers them, the device never sees them (PROTOCOL.md: ENOTTY).
  *  - DQBUF waits unless the fd is O_NONBLOCK, and EINVALs on a queue that
  *    is not streaming (vb2's rule), since poll() on the file cannot wait for
- *    us.  While it waits, a real-time device is ticked at its deadlines: this
- *    is the event loop a VMM would run.
+ *    us.  While it waits, a real-time device is ticked at its deadlines and
+ *    an asynchronous one (the decoder) is waited for on its wake fd, its
+ *    completions delivered: this is the event loop a VMM would run.
+ *  - poll: a memory-to-memory device answers with v4l2_m2m_poll()'s rules
+ *    (gdrv.h), for which the core's vb2 state is tracked here.
  *  - The eventq is drained before every command, as the driver's interrupt
  *    handler would have done before the application could send the next one.
+ *  - CROPCAP, G_CROP and S_CROP made of the selection ioctls, as the core
+ *    does for every driver with selection ioctls.
  *  - read() I/O for capture devices whose kind asks for it (fileio.c):
  *    QUERYCAP gains V4L2_CAP_READWRITE and a capture G/S_PARM reports the
  *    read buffers, as a vb2 driver with VB2_READ does.
@@ -88,28 +93,133 @@ static uint32_t buf_type(unsigned long request, void *arg)
 /* Nothing scheduled (benchmark devices, or no buffer queued): look again
  * this soon, for buffers queued by another thread. */
 #define IDLE_NS 2000000ull
+/* An asynchronous device says when it finished something (its wake fd);
+ * this only bounds how late a waiter notices what another thread changed
+ * (a STREAMOFF, say), which the kernel would wake it for. */
+#define ASYNC_IDLE_NS 50000000ull
+
+/* What the device's interrupt would have brought in by now. */
+static void deliver(struct gdrv_dev *d)
+{
+	if (d->kind->complete)
+		d->kind->complete(d->state);
+	/* DQBUF and V4L2 events are on the eventq: take them as the IRQ would. */
+	vmedia_guest_poll_events(&d->g);
+}
 
 uint64_t gdrv_tick(struct gdrv_dev *d)
 {
+	deliver(d);
 	if (!d->kind->tick)
-		return IDLE_NS;
+		return d->kind->complete ? ASYNC_IDLE_NS : IDLE_NS;
 	uint64_t dl = d->kind->next_deadline(d->state), now = now_ns();
 	if (dl && now >= dl && d->kind->tick(d->state, now) > 0) {
-		/* The DQBUF event is on the eventq: take it as the IRQ would. */
-		vmedia_guest_poll_events(&d->g);
+		deliver(d);
 		dl = d->kind->next_deadline(d->state);
 		now = now_ns();
 	}
 	return dl > now && dl - now < IDLE_NS ? dl - now : IDLE_NS;
 }
 
+void gdrv_wait(struct gdrv_dev *d, uint64_t ns)
+{
+	int fd = d->kind->wake_fd ? d->kind->wake_fd(d->state) : -1;
+	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	/* Let other threads in while we wait (they may queue a buffer). */
+	pthread_mutex_unlock(&gdrv_lock);
+	if (fd >= 0) {
+		/* ppoll, not poll: the LD_PRELOAD shim interposes poll(). */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ppoll(&p, 1, &ts, NULL);
+	} else {
+		nanosleep(&ts, NULL);
+	}
+	pthread_mutex_lock(&gdrv_lock);
+}
+
+int gdrv_wake_fd(struct gdrv_fd *f)
+{
+	const struct gdrv_dev *d = f->d;
+	return d->kind->wake_fd ? d->kind->wake_fd(d->state) : -1;
+}
+
+/* ---- M2M state the poll rules need ---- */
+
+static bool m2m_type(uint32_t type)
+{
+	return type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE ||
+	       type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE || type == V4L2_BUF_TYPE_VIDEO_OUTPUT ||
+	       type == V4L2_BUF_TYPE_VIDEO_CAPTURE;
+}
+
+/*
+ * After a successful ioctl: vb2's queued_list (QBUF adds a buffer, DQBUF
+ * takes it off, STREAMOFF and REQBUFS empty it) and last_buffer_dequeued
+ * (set by dequeuing a LAST CAPTURE buffer, cleared by STREAMOFF, REQBUFS
+ * and v4l2_m2m_decoder_cmd's START).
+ */
+static void track_m2m(struct gdrv_fd *f, unsigned long request, void *arg)
+{
+	if (request == VIDIOC_DECODER_CMD) {
+		if (((struct v4l2_decoder_cmd *)arg)->cmd == V4L2_DEC_CMD_START)
+			f->last_dequeued = false;
+		return;
+	}
+	if (request != VIDIOC_QBUF && request != VIDIOC_DQBUF && request != VIDIOC_STREAMOFF &&
+	    request != VIDIOC_REQBUFS)
+		return;
+	uint32_t type = buf_type(request, arg);
+	if (!m2m_type(type))
+		return;
+	bool out = V4L2_TYPE_IS_OUTPUT(type);
+	uint32_t *owned = &f->owned[out ? 0 : 1];
+	if (request == VIDIOC_QBUF) {
+		(*owned)++;
+	} else if (request == VIDIOC_DQBUF) {
+		if (*owned)
+			(*owned)--;
+		if (!out && (((struct v4l2_buffer *)arg)->flags & V4L2_BUF_FLAG_LAST))
+			f->last_dequeued = true;
+	} else {
+		*owned = 0;
+		if (!out)
+			f->last_dequeued = false;
+	}
+}
+
+/* v4l2_m2m_poll(): the data bits only when asked for, POLLERR when neither
+ * queue streams with a buffer queued (nor CAPTURE has given its LAST one),
+ * POLLPRI for a pending event whatever was asked. */
+static int m2m_poll(struct gdrv_fd *f, short events)
+{
+	struct gdrv_dev *d = f->d;
+	/* No data bits asked: POLLPRI only (POLLERR once the device closed the
+	 * session after an ERROR event, as the model reports it). */
+	int rc = vmedia_guest_poll(&d->g, f->sid, 0);
+	if (rc < 0 || (rc & POLLERR))
+		return rc;
+	if (!(events & (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM)))
+		return rc;
+	bool mp = d->caps & V4L2_CAP_VIDEO_M2M_MPLANE;
+	uint32_t ot = mp ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE : V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	uint32_t ct = mp ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	bool src_on = f->streaming & (1ull << ot), dst_on = f->streaming & (1ull << ct);
+	if ((!src_on || !f->owned[0]) && (!dst_on || (!f->owned[1] && !f->last_dequeued)))
+		return rc | POLLERR;
+	if (vmedia_guest_pending_dqbufs(&d->g, f->sid, ot) > 0)
+		rc |= POLLOUT | POLLWRNORM;
+	/* After the LAST buffer: readable, DQBUF says EPIPE. */
+	if (vmedia_guest_pending_dqbufs(&d->g, f->sid, ct) > 0 || f->last_dequeued)
+		rc |= POLLIN | POLLRDNORM;
+	return rc;
+}
+
 short gdrv_poll(struct gdrv_fd *f, short events, uint64_t *next_ns)
 {
 	pthread_mutex_lock(&gdrv_lock);
 	struct gdrv_dev *d = f->d;
-	vmedia_guest_poll_events(&d->g);
 	uint64_t next = gdrv_tick(d);
-	int r = vmedia_guest_poll(&d->g, f->sid, events);
+	int r = d->m2m ? m2m_poll(f, events) : vmedia_guest_poll(&d->g, f->sid, events);
 	pthread_mutex_unlock(&gdrv_lock);
 	if (next_ns)
 		*next_ns = next;
@@ -124,18 +234,63 @@ int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 		int r = vmedia_guest_dqbuf(&f->d->g, f->sid, b);
 		if (r != -EAGAIN)
 			return r;
+		/* vb2's order: a queue that is not streaming is EINVAL even for
+		 * an O_NONBLOCK fd. */
+		if (type >= 64 || !(f->streaming & (1ull << type)))
+			return -EINVAL;
 		int fl = fcntl(f->fd, F_GETFL);
 		if (fl >= 0 && (fl & O_NONBLOCK))
 			return r;
-		if (type >= 64 || !(f->streaming & (1ull << type)))
-			return -EINVAL;
-		/* Let other threads in while we sleep (they may queue a buffer). */
-		pthread_mutex_unlock(&gdrv_lock);
-		struct timespec ts = { (time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull) };
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&gdrv_lock);
-		vmedia_guest_poll_events(&f->d->g);
+		gdrv_wait(f->d, wait);
 	}
+}
+
+/* ---- the legacy crop ioctls (v4l2-ioctl.c's v4l_cropcap, v4l_g/s_crop) ----
+ * The core answers CROPCAP, G_CROP and S_CROP from the driver's selection
+ * ioctls, which the virtio-media driver has (it passes them to the device):
+ * the device never sees the legacy ones. */
+
+static uint32_t sel_type(uint32_t type)
+{
+	if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
+		return V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
+		return V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	return type;
+}
+
+static int legacy_crop(struct gdrv_fd *f, unsigned long request, void *arg)
+{
+	struct vmedia_guest *g = &f->d->g;
+	if (request == VIDIOC_CROPCAP) {
+		struct v4l2_cropcap *p = arg;
+		struct v4l2_selection s = { .type = sel_type(p->type) };
+		p->pixelaspect.numerator = 1;
+		p->pixelaspect.denominator = 1;
+		bool out = V4L2_TYPE_IS_OUTPUT(p->type);
+		s.target = out ? V4L2_SEL_TGT_COMPOSE_BOUNDS : V4L2_SEL_TGT_CROP_BOUNDS;
+		int r = vmedia_guest_ioctl(g, f->sid, VIDIOC_G_SELECTION, &s);
+		if (r)
+			return r;
+		p->bounds = s.r;
+		s.target = out ? V4L2_SEL_TGT_COMPOSE_DEFAULT : V4L2_SEL_TGT_CROP_DEFAULT;
+		r = vmedia_guest_ioctl(g, f->sid, VIDIOC_G_SELECTION, &s);
+		if (!r)
+			p->defrect = s.r;
+		return r;
+	}
+	/* Crop means compose for output devices. */
+	struct v4l2_crop *p = arg;
+	struct v4l2_selection s = { .type = sel_type(p->type) };
+	s.target = V4L2_TYPE_IS_OUTPUT(p->type) ? V4L2_SEL_TGT_COMPOSE : V4L2_SEL_TGT_CROP;
+	if (request == VIDIOC_S_CROP)
+		s.r = p->c;
+	int r = vmedia_guest_ioctl(g, f->sid,
+				   request == VIDIOC_S_CROP ? VIDIOC_S_SELECTION : VIDIOC_G_SELECTION,
+				   &s);
+	if (!r)
+		p->c = s.r;
+	return r;
 }
 
 /* ---- the entry ---- */
@@ -183,7 +338,7 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		return -EFAULT;
 	pthread_mutex_lock(&gdrv_lock);
 	struct gdrv_dev *d = f->d;
-	vmedia_guest_poll_events(&d->g);
+	deliver(d);
 	int r;
 	if (IN(prio_checked, request) && f->prio < prio_max(d)) {
 		r = -EBUSY;
@@ -194,8 +349,13 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		r = s_priority(f, arg);
 	} else if ((r = gdrv_read_busy(f, request, arg)) != 0) {
 		/* read() owns the queue */
+	} else if (request == VIDIOC_CROPCAP || request == VIDIOC_G_CROP ||
+		   request == VIDIOC_S_CROP) {
+		r = legacy_crop(f, request, arg);
 	} else if (request == VIDIOC_DQBUF) {
 		r = gdrv_dqbuf(f, arg);
+		if (r == 0 && d->m2m)
+			track_m2m(f, request, arg);
 	} else {
 		r = vmedia_guest_ioctl(&d->g, f->sid, request, arg);
 		if (r == 0)
@@ -203,6 +363,8 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		if (r == 0 && (request == VIDIOC_STREAMON || request == VIDIOC_STREAMOFF ||
 			       request == VIDIOC_REQBUFS))
 			track_streaming(f, request, arg);
+		if (r == 0 && d->m2m)
+			track_m2m(f, request, arg);
 	}
 	pthread_mutex_unlock(&gdrv_lock);
 	return r;

@@ -99,6 +99,8 @@ static struct gdrv_dev *dev_create(int fd, const struct stat *st, const struct g
 	d->state = k->create(&config);
 	if (!d->state)
 		goto fail;
+	d->caps = vq_from_le32(config.device_caps);
+	d->m2m = d->caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE);
 	int bfd = backing_fd(fd);
 	if (bfd < 0)
 		goto fail;

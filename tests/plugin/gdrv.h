@@ -68,9 +68,22 @@ ssize_t gdrv_read(struct gdrv_fd *f, void *buf, size_t n);
 /*
  * poll() readiness of @f for @events (POLLIN / POLLOUT / POLLPRI ...), as
  * the driver's poll would report it; a real-time device's due frame is
- * produced first.  *next_ns (may be NULL) is how soon it is worth asking
- * again.  Returns the revents mask.
+ * produced and an asynchronous device's finished work delivered first.
+ * A memory-to-memory device answers as v4l2_m2m_poll() does: POLLIN when a
+ * CAPTURE buffer is done (or the LAST one was dequeued: DQBUF says EPIPE),
+ * POLLOUT when an OUTPUT buffer is done, POLLERR when neither queue streams
+ * with buffers queued, POLLPRI when an event is pending.  Other devices
+ * answer as the virtio-media driver's poll.  *next_ns (may be NULL) is how
+ * soon it is worth asking again.  Returns the revents mask.
  */
 short gdrv_poll(struct gdrv_fd *f, short events, uint64_t *next_ns);
+
+/*
+ * The fd that becomes readable (POLLIN) when an asynchronous device has
+ * finished something, for a poll() that waits on it between gdrv_poll()
+ * calls instead of sleeping; -1 for a device that only moves on commands
+ * and ticks.  Reading it is gdrv's business (gdrv_poll does).
+ */
+int gdrv_wake_fd(struct gdrv_fd *f);
 
 #endif

@@ -28,6 +28,12 @@ struct gdrv_kind {
 	 * VB2_READ; fileio.c): gdrv adds V4L2_CAP_READWRITE to QUERYCAP, as
 	 * the kernel's core would, not the device's config space. */
 	bool read_io;
+	/* Asynchronous devices (work finishes on threads of their own): an fd
+	 * that is readable (POLLIN) while finished work waits, and the call
+	 * that delivers it on the device's thread (here: whoever holds
+	 * gdrv_lock).  NULL: everything completes inside commands or ticks. */
+	int (*wake_fd)(const void *state);
+	int (*complete)(void *state);
 };
 
 /* By name, or NULL. */
@@ -65,6 +71,8 @@ struct gdrv_dev {
 	struct vmedia_device dev;
 	unsigned prio_count[4]; /* fds at each v4l2_priority (the core's v4l2_prio_state) */
 	struct gdrv_read rd;
+	uint32_t caps;          /* the config space's device_caps */
+	bool m2m;               /* a memory-to-memory device: v4l2_m2m_poll's rules */
 };
 
 /* One file descriptor: one session. */
@@ -74,14 +82,27 @@ struct gdrv_fd {
 	uint32_t sid;
 	uint32_t prio;       /* enum v4l2_priority of this fd */
 	uint64_t streaming;  /* bit per buffer type: STREAMON succeeded */
+	/* M2M poll (core.c): vb2's queued_list per queue ([0] OUTPUT,
+	 * [1] CAPTURE: buffers queued and not yet dequeued) and the CAPTURE
+	 * queue's last_buffer_dequeued, which the guest model keeps to itself. */
+	uint32_t owned[2];
+	bool last_dequeued;
 };
 
-/* Produce what a real-time device has due now; returns how many ns until
- * its next deadline is worth a look (capped).  Caller holds gdrv_lock. */
+/* Produce what a real-time device has due now and deliver what an
+ * asynchronous one finished (its completions, then the eventq, as the
+ * driver's interrupt handler would); returns how many ns until it is worth
+ * looking again (capped).  Caller holds gdrv_lock. */
 uint64_t gdrv_tick(struct gdrv_dev *d);
 
-/* DQBUF as the core does it: waits (ticking a real-time device) unless the
- * fd is O_NONBLOCK; -EINVAL on a queue that is not streaming.  Caller holds
+/* Wait up to @ns for the device (gdrv_lock let go meanwhile): on an
+ * asynchronous device's wake fd, else a plain sleep, the device being
+ * driven by ticks alone.  Caller holds gdrv_lock. */
+void gdrv_wait(struct gdrv_dev *d, uint64_t ns);
+
+/* DQBUF as the core does it: waits (ticking a real-time device, on the
+ * wake fd of an asynchronous one) unless the fd is O_NONBLOCK; -EINVAL on
+ * a queue that is not streaming.  Caller holds
  * gdrv_lock (dropped while sleeping). */
 int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b);
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The devices a *.vqmedia file can stand for.  "simple" is the pattern
- * camera; decoder and proxy join this table when they exist.
+ * camera; "decoder" the stateful M2M decoder (when libavcodec was found at
+ * build time), whose workers finish asynchronously: gdrv waits on its wake
+ * fd and delivers with vmedia_decoder_complete().
  *
  * $VQMEDIA_MODE=benchmark makes the camera fill buffers as soon as they
  * are queued; the default is real time (frames at the chosen interval, as
@@ -12,6 +14,9 @@
 
 #include "gdrv_internal.h"
 #include "vmedia_simple.h"
+#ifdef GDRV_HAVE_DECODER
+#include "vmedia_decoder.h"
+#endif
 
 static void *simple_create(struct vmedia_config_space *config)
 {
@@ -40,6 +45,32 @@ static uint64_t simple_next_deadline(void *state)
 	return vmedia_simple_next_deadline(state);
 }
 
+#ifdef GDRV_HAVE_DECODER
+/* libavcodec's own thread count (one per CPU); "cfg.threads = 0". */
+static void *decoder_create(struct vmedia_config_space *config)
+{
+	struct vmedia_decoder *dec = vmedia_decoder_new(NULL);
+	if (dec)
+		*config = vmedia_decoder_config_space(dec);
+	return dec;
+}
+
+static void decoder_destroy(void *state)
+{
+	vmedia_decoder_free(state);
+}
+
+static int decoder_wake_fd(const void *state)
+{
+	return vmedia_decoder_wake_fd(state);
+}
+
+static int decoder_complete(void *state)
+{
+	return vmedia_decoder_complete(state);
+}
+#endif
+
 static const struct gdrv_kind kinds[] = {
 	{
 		.name = "simple",
@@ -50,6 +81,16 @@ static const struct gdrv_kind kinds[] = {
 		.next_deadline = simple_next_deadline,
 		.read_io = true,
 	},
+#ifdef GDRV_HAVE_DECODER
+	{
+		.name = "decoder",
+		.ops = &vmedia_decoder_ops,
+		.create = decoder_create,
+		.destroy = decoder_destroy,
+		.wake_fd = decoder_wake_fd,
+		.complete = decoder_complete,
+	},
+#endif
 };
 
 const struct gdrv_kind *gdrv_kind_find(const char *name)

@@ -23,13 +23,17 @@ struct plugin_fd {
 	int fd;
 };
 
-typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns);
+/* The shim's contract (preload.c): gdrv_poll, and the device's wake fd to
+ * wait on. */
+typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns, int *wake_fd);
 typedef int (*register_fn)(int fd, void *priv, poll_fn poll);
 typedef void (*unregister_fn)(int fd);
 
-static short plugin_poll(void *priv, short events, uint64_t *next_ns)
+static short plugin_poll(void *priv, short events, uint64_t *next_ns, int *wake_fd)
 {
-	return gdrv_poll(((struct plugin_fd *)priv)->f, events, next_ns);
+	struct gdrv_fd *f = ((struct plugin_fd *)priv)->f;
+	*wake_fd = gdrv_wake_fd(f);
+	return gdrv_poll(f, events, next_ns);
 }
 
 static void *plugin_init(int fd)
@@ -103,7 +107,7 @@ static ssize_t plugin_read(void *priv, int fd, void *buf, size_t n)
 	return r;
 }
 
-/* No device of ours is an output: write() is EINVAL, as the kernel answers
+/* No device of ours has write() I/O: write() is EINVAL, as the kernel answers
  * when a driver has no write op. */
 static ssize_t plugin_write(void *priv, int fd, const void *buf, size_t n)
 {

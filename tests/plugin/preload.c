@@ -54,7 +54,9 @@
 
 #define MAX_FDS 4096
 
-typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns);
+/* As gdrv_poll(); *wake_fd gets gdrv_wake_fd() (-1: none), which is
+ * polled for POLLIN while waiting instead of sleeping. */
+typedef short (*poll_fn)(void *priv, short events, uint64_t *next_ns, int *wake_fd);
 
 struct claimed {
 	struct gdrv_fd *f; /* claimed here; NULL for an fd the plugin registered */
@@ -86,8 +88,9 @@ static struct claimed *lookup_own(int fd)
 	return c && c->f ? c : NULL;
 }
 
-static short own_poll(void *priv, short events, uint64_t *next_ns)
+static short own_poll(void *priv, short events, uint64_t *next_ns, int *wake_fd)
 {
+	*wake_fd = gdrv_wake_fd(priv);
 	return gdrv_poll(priv, events, next_ns);
 }
 
@@ -122,7 +125,8 @@ __attribute__((visibility("default"))) int vqmedia_preload_register_poll(int fd,
 	if (!poll_only || fd < 0 || fd >= MAX_FDS || !poll)
 		return -1;
 	pthread_mutex_lock(&fds_lock);
-	int pfd = fds[fd].pollfd;
+	/* A slot never used is all zeros: its pollfd 0 is nobody's. */
+	int pfd = fds[fd].poll ? fds[fd].pollfd : -1;
 	fds[fd] = (struct claimed){ NULL, priv, poll, -1 };
 	pthread_mutex_unlock(&fds_lock);
 	if (pfd >= 0)
@@ -136,7 +140,7 @@ __attribute__((visibility("default"))) void vqmedia_preload_unregister_poll(int 
 	if (fd < 0 || fd >= MAX_FDS)
 		return;
 	pthread_mutex_lock(&fds_lock);
-	int pfd = fds[fd].f ? -1 : fds[fd].pollfd;
+	int pfd = fds[fd].f || !fds[fd].poll ? -1 : fds[fd].pollfd;
 	if (!fds[fd].f)
 		fds[fd] = (struct claimed){ NULL, NULL, NULL, -1 };
 	pthread_mutex_unlock(&fds_lock);
@@ -259,23 +263,41 @@ int munmap(void *addr, size_t len)
 
 /* ---- poll / select ---- */
 
-/* Ask claimed fds, then the kernel for the rest (claimed ones hidden as
- * -1, which poll ignores) with at most @step_ms of waiting. */
-static int poll_once(struct pollfd *p, nfds_t n, int step_ms, uint64_t *next_ns)
+/* Without a wake fd, a device is asked again this often (ms). */
+#define POLL_STEP_MS 2
+
+/*
+ * Ask claimed fds, then the kernel for the rest (claimed ones hidden as
+ * -1, which poll ignores) with at most @left_ms of waiting: while nothing
+ * is ready, the kernel also watches the wake fds of asynchronous devices
+ * (gdrv_wake_fd), so their completions end the wait at once, and the wait
+ * lasts until the soonest device asks to be looked at again; without a
+ * wake fd, POLL_STEP_MS at most.
+ */
+static int poll_once(struct pollfd *p, nfds_t n, int left_ms)
 {
 	int ready = 0;
 	int saved[64];
 	nfds_t hidden = 0;
+	uint64_t next_ns = UINT64_MAX;
+	int wake[64];
+	nfds_t nwake = 0;
+	bool blind = false; /* a claimed fd without a wake fd */
 	for (nfds_t i = 0; i < n; i++) {
 		struct claimed *c = lookup(p[i].fd);
 		if (!c || hidden == 64)
 			continue;
-		uint64_t next;
+		uint64_t next = UINT64_MAX;
+		int wfd = -1;
 		inside++;
-		short rev = c->poll(c->priv, p[i].events, &next);
+		short rev = c->poll(c->priv, p[i].events, &next, &wfd);
 		inside--;
-		if (next < *next_ns)
-			*next_ns = next;
+		if (next < next_ns)
+			next_ns = next;
+		if (wfd >= 0)
+			wake[nwake++] = wfd;
+		else
+			blind = true;
 		/* POLLERR/HUP/NVAL are reported whether asked for or not. */
 		rev &= (short)(p[i].events | POLLERR | POLLHUP | POLLNVAL);
 		saved[hidden++] = p[i].fd;
@@ -284,21 +306,38 @@ static int poll_once(struct pollfd *p, nfds_t n, int step_ms, uint64_t *next_ns)
 		if (rev)
 			ready++;
 	}
-	int wait = ready ? 0 : step_ms;
-	struct pollfd tmp[64];
+	int wait = 0;
+	if (!ready) {
+		uint64_t cap = (next_ns + 999999) / 1000000;
+		if (blind && cap > POLL_STEP_MS)
+			cap = POLL_STEP_MS;
+		wait = (uint64_t)left_ms < cap ? left_ms : (int)cap;
+	}
+	struct pollfd tmp[128];
 	nfds_t k = 0;
 	for (nfds_t i = 0; i < n && k < 64; i++)
 		if (p[i].fd >= 0)
 			tmp[k++] = p[i];
+	nfds_t kfds = k;
+	if (wait > 0)
+		for (nfds_t i = 0; i < nwake; i++)
+			tmp[k++] = (struct pollfd){ .fd = wake[i], .events = POLLIN };
 	int r = k ? (int)syscall(SYS_poll, tmp, k, wait) : 0;
 	if (!k && wait > 0) {
 		struct timespec ts = { wait / 1000, (long)(wait % 1000) * 1000000 };
 		nanosleep(&ts, NULL);
 	}
+	/* Only the application's own fds count as ready from the kernel. */
+	if (r > 0) {
+		r = 0;
+		for (nfds_t i = 0; i < kfds; i++)
+			if (tmp[i].revents)
+				r++;
+	}
 	k = 0;
 	nfds_t h = 0;
 	for (nfds_t i = 0; i < n; i++) {
-		if (p[i].fd >= 0 && k < 64)
+		if (p[i].fd >= 0 && k < kfds)
 			p[i].revents = tmp[k++].revents;
 		else if (p[i].fd < 0 && h < hidden)
 			p[i].fd = saved[h++];
@@ -329,11 +368,9 @@ static int shim_poll(struct pollfd *p, nfds_t n, int timeout)
 		return (int)syscall(SYS_poll, p, n, timeout);
 	uint64_t end = timeout < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout;
 	for (;;) {
-		uint64_t next = 2000000;
 		uint64_t now = mono_ms();
-		int left = end == UINT64_MAX ? 2 : (int)(end > now ? end - now : 0);
-		int step = left < 2 ? left : 2;
-		int r = poll_once(p, n, step, &next);
+		int left = end == UINT64_MAX ? INT32_MAX : (int)(end > now ? end - now : 0);
+		int r = poll_once(p, n, left);
 		if (r != 0 || mono_ms() >= end)
 			return r;
 	}
