@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavcodec/avcodec.h>
+
 #include "decoder_internal.h"
 
 #define BUF_CAPS                                                                    \
@@ -314,11 +316,14 @@ static int queue_output(struct dec_session *ss, struct dec_queue *q, struct vmed
 	size_t size = used > off ? used - off : 0;
 	if (size > DEC_OUT_MAX_SIZE)
 		return -EINVAL;
-	struct dec_job *j = malloc(sizeof(*j) + size);
+	/* libavcodec's parsers and decoders read up to
+	 * AV_INPUT_BUFFER_PADDING_SIZE bytes past the end of their input. */
+	struct dec_job *j = malloc(sizeof(*j) + size + AV_INPUT_BUFFER_PADDING_SIZE);
 	if (!j)
 		return -ENOMEM;
 	const uint8_t *src = q->memory == V4L2_MEMORY_MMAP ? b->host : (const uint8_t *)b->mem->ptr;
 	memcpy(j->data, src + off, size);
+	memset(j->data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
 	j->next = NULL;
 	j->index = i;
 	j->gen = q->gen;
