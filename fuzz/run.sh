@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz for a bounded time: fuzz/run.sh BUILDDIR SECONDS [TARGET]
-# TARGET is fuzz_queue (the default) or fuzz_media; its seeds are in
+# TARGET is fuzz_queue (the default), fuzz_media or fuzz_decoder; its seeds are in
 # fuzz/corpus/<TARGET without fuzz_>.  BUILDDIR was set up with CC=clang and
 # -Dfuzz=true.  The seed corpus is copied to a temporary directory, so the
 # tree stays clean.  Exits non-zero on any crash, sanitizer report, leak,
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	echo "usage: $0 BUILDDIR SECONDS [fuzz_queue|fuzz_media]" >&2
+	echo "usage: $0 BUILDDIR SECONDS [fuzz_queue|fuzz_media|fuzz_decoder]" >&2
 	exit 2
 fi
 builddir=$1
