@@ -75,14 +75,6 @@ struct capture {
 	bool png_done;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -478,7 +470,7 @@ static void sleep_until(uint64_t deadline)
 {
 	struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000ull),
 			       .tv_nsec = (long)(deadline % 1000000000ull) };
-	while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (!vqm_stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -543,7 +535,7 @@ static int stream(struct capture *c)
 	/* Frames per second plus slack: a device that stops producing gives
 	 * up after ~2 s of deadlines (or at once in benchmark mode). */
 	uint32_t idle = 0, max_idle = realtime ? 2 * o->rate + 2 : 0, errors_in_row = 0;
-	while (c->got < o->frames && !stop) {
+	while (c->got < o->frames && !vqm_stop) {
 		if (realtime) {
 			uint64_t dl = vqm_next_deadline(&c->s);
 			if (!dl) {
@@ -551,7 +543,7 @@ static int stream(struct capture *c)
 				return -1;
 			}
 			sleep_until(dl);
-			if (stop)
+			if (vqm_stop)
 				break;
 			if ((r = vqm_tick(&c->s, vqm_now_ns())) < 0) {
 				vqm_err("the device failed: %s", strerror(-r));
@@ -606,7 +598,7 @@ static int stream(struct capture *c)
 			c->queued++;
 		}
 	}
-	if (c->progress && stop && c->got)
+	if (c->progress && vqm_stop && c->got)
 		fputc('\n', stderr);
 	return 0;
 }
@@ -727,16 +719,13 @@ int vqm_cmd_capture(int argc, char **argv)
 		return VQM_EXIT_FAIL;
 	}
 	c->progress = !c->o.quiet && isatty(STDERR_FILENO);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	vqm_stop_on_signals();
 
 	r = run(c);
 	int status = r == -VQM_EXIT_USAGE ? VQM_EXIT_USAGE : r ? VQM_EXIT_FAIL : VQM_EXIT_OK;
 	if (teardown(c) && status == VQM_EXIT_OK)
 		status = VQM_EXIT_FAIL;
-	if (status == VQM_EXIT_OK && stop) {
+	if (status == VQM_EXIT_OK && vqm_stop) {
 		vqm_err("interrupted after %u of %u frames%s%s%s", c->got, c->o.frames,
 			c->y4m.f && c->y4m.f != stdout ? "; they are in " : "",
 			c->y4m.f && c->y4m.f != stdout ? c->y4m.path : "",

@@ -63,14 +63,6 @@ struct decode {
 	uint32_t frames;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -371,7 +363,7 @@ static int run(struct decode *d, struct vqm_dec_stats *st)
 		.height = d->dx.height,
 		.capture = o->capture,
 		.memory = o->memory,
-		.stop = &stop,
+		.stop = &vqm_stop,
 	};
 	static const struct vqm_dec_ops ops = { .input = on_input, .format = on_format,
 						.frame = on_frame };
@@ -438,15 +430,12 @@ int vqm_cmd_decode(int argc, char **argv)
 	if (open_file(d))
 		goto out;
 	d->progress = !d->o.quiet && isatty(STDERR_FILENO);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	vqm_stop_on_signals();
 
 	r = run(d, &st);
 	if (close_file(d))
 		r = -1;
-	if (!r && stop) {
+	if (!r && vqm_stop) {
 		vqm_err("interrupted after %u frames", d->frames);
 		r = -1;
 	} else if (!r && !d->frames) {
@@ -460,7 +449,7 @@ out:
 	close_file(d);
 	/* An interrupted decode keeps its whole frames; a failed one leaves nothing. */
 	for (unsigned i = 0; i < d->nfiles; i++) {
-		if (status != VQM_EXIT_OK && !stop)
+		if (status != VQM_EXIT_OK && !vqm_stop)
 			unlink(d->paths[i]);
 		free(d->paths[i]);
 	}

@@ -70,3 +70,19 @@ bool vqm_parse_size(const char *s, uint32_t *w, uint32_t *h)
 	wbuf[n] = 0;
 	return vqm_parse_u32(wbuf, 1, 16384, w) && vqm_parse_u32(x + 1, 1, 16384, h);
 }
+
+volatile sig_atomic_t vqm_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	vqm_stop = 1;
+}
+
+void vqm_stop_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

@@ -7,6 +7,7 @@
 #ifndef VQM_UTIL_H
 #define VQM_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,5 +28,10 @@ bool vqm_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *v);
 bool vqm_parse_i64(const char *s, int64_t *v);
 /* "WxH" (also "WXH"), both in 1..16384. */
 bool vqm_parse_size(const char *s, uint32_t *w, uint32_t *h);
+
+/* Set by SIGINT / SIGTERM once vqm_stop_on_signals() ran: a long command
+ * finishes what it has (whole frames) and stops. */
+extern volatile sig_atomic_t vqm_stop;
+void vqm_stop_on_signals(void);
 
 #endif
