@@ -16,17 +16,10 @@
 #include <string.h>
 
 #include "simple_internal.h"
-
-struct ctrl_desc {
-	uint32_t id;
-	uint32_t type;
-	const char *name;
-	int32_t min, max, step, def;
-	uint32_t flags;
-};
+#include "vmedia_ctrls.h"
 
 /* Sorted by id: NEXT_CTRL enumeration walks this in order. */
-static const struct ctrl_desc ctrls[SIMPLE_NUM_CTRLS] = {
+static const struct vmedia_ctrl_desc ctrls[SIMPLE_NUM_CTRLS] = {
 	{ V4L2_CID_USER_CLASS, V4L2_CTRL_TYPE_CTRL_CLASS, "User Controls", 0, 0, 0, 0,
 	  V4L2_CTRL_FLAG_READ_ONLY | V4L2_CTRL_FLAG_WRITE_ONLY },
 	{ V4L2_CID_BRIGHTNESS, V4L2_CTRL_TYPE_INTEGER, "Brightness", 0, 255, 1, 128,
@@ -44,31 +37,11 @@ enum { C_CLASS, C_BRIGHTNESS, C_CONTRAST, C_SATURATION, C_HUE, C_COLORFX };
 /* The kernel's names for V4L2_CID_COLORFX items 0..3. */
 static const char *const colorfx_menu[] = { "None", "Black & White", "Sepia", "Negative" };
 
+static const struct vmedia_ctrl_table table = { ctrls, SIMPLE_NUM_CTRLS };
+
 static int find(uint32_t id)
 {
-	for (int i = 0; i < SIMPLE_NUM_CTRLS; i++)
-		if (ctrls[i].id == id)
-			return i;
-	return -1;
-}
-
-/*
- * QUERYCTRL's id lookup: exact, or with NEXT_CTRL the first control above
- * the id.  NEXT_COMPOUND alone asks for compound controls, of which there
- * are none.
- */
-static int lookup(uint32_t raw)
-{
-	uint32_t next = raw & (V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND);
-	uint32_t id = raw & ~next;
-	if (!next)
-		return find(id);
-	if (!(next & V4L2_CTRL_FLAG_NEXT_CTRL))
-		return -1;
-	for (int i = 0; i < SIMPLE_NUM_CTRLS; i++)
-		if (ctrls[i].id > id)
-			return i;
-	return -1;
+	return vmedia_ctrl_find(&table, id);
 }
 
 void simple_ctrls_init(struct simple_ctrls *c)
@@ -97,40 +70,13 @@ static struct vmedia_simple *dev_of(struct vmedia_session *s)
 int simple_query_ext_ctrl(struct vmedia_session *s, struct v4l2_query_ext_ctrl *q)
 {
 	(void)s;
-	int i = lookup(q->id);
-	if (i < 0)
-		return -EINVAL;
-	const struct ctrl_desc *c = &ctrls[i];
-	memset(q, 0, sizeof(*q));
-	q->id = c->id;
-	q->type = c->type;
-	strncpy(q->name, c->name, sizeof(q->name) - 1);
-	q->minimum = c->min;
-	q->maximum = c->max;
-	q->step = (uint64_t)c->step;
-	q->default_value = c->def;
-	q->flags = c->flags;
-	q->elem_size = sizeof(int32_t);
-	q->elems = 1;
-	return 0;
+	return vmedia_ctrl_query_ext(&table, q);
 }
 
 int simple_queryctrl(struct vmedia_session *s, struct v4l2_queryctrl *q)
 {
-	struct v4l2_query_ext_ctrl x = { .id = q->id };
-	int r = simple_query_ext_ctrl(s, &x);
-	if (r)
-		return r;
-	memset(q, 0, sizeof(*q));
-	q->id = x.id;
-	q->type = x.type;
-	memcpy(q->name, x.name, sizeof(q->name) - 1);
-	q->minimum = (int32_t)x.minimum;
-	q->maximum = (int32_t)x.maximum;
-	q->step = (int32_t)x.step;
-	q->default_value = (int32_t)x.default_value;
-	q->flags = x.flags;
-	return 0;
+	(void)s;
+	return vmedia_ctrl_query(&table, q);
 }
 
 int simple_querymenu(struct vmedia_session *s, struct v4l2_querymenu *m)
@@ -155,7 +101,7 @@ int simple_querymenu(struct vmedia_session *s, struct v4l2_querymenu *m)
  * ROUND_TO_RANGE), menus must be in range. */
 static int validate(int i, int32_t *v)
 {
-	const struct ctrl_desc *c = &ctrls[i];
+	const struct vmedia_ctrl_desc *c = &ctrls[i];
 	if (c->type == V4L2_CTRL_TYPE_MENU)
 		return *v < c->min || *v > c->max ? -ERANGE : 0;
 	int64_t x = *v;
@@ -172,7 +118,7 @@ static int validate(int i, int32_t *v)
 static void ctrl_event(const struct vmedia_simple *sd, int i, uint32_t changes,
 		       struct v4l2_event *ev)
 {
-	const struct ctrl_desc *c = &ctrls[i];
+	const struct vmedia_ctrl_desc *c = &ctrls[i];
 	memset(ev, 0, sizeof(*ev));
 	ev->type = V4L2_EVENT_CTRL;
 	ev->id = c->id;
