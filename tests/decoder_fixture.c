@@ -497,8 +497,25 @@ void dd_settle(struct dd *dd)
 	}
 }
 
+/* Until CAPTURE is set up (the stream's first picture), or the decoder has
+ * nothing left to find one in. */
+static void wait_cap_setup(struct dd *dd)
+{
+	uint64_t deadline = now_ms() + DP_TIMEOUT_MS;
+	while (!dd->cap_streaming) {
+		dd_service(dd, 20);
+		if (!dd->cap_streaming && all_out_back(dd) && !vmedia_decoder_busy(dd->d->dec))
+			break;
+		cr_assert_lt(now_ms(), deadline, "no CAPTURE setup");
+	}
+}
+
 void dd_drain(struct dd *dd)
 {
+	/* The spec's drain needs both queues streaming (a STOP before is
+	 * accepted and does nothing), and OUTPUT buffers come back before
+	 * they are decoded: CAPTURE may not be set up yet. */
+	wait_cap_setup(dd);
 	struct v4l2_decoder_cmd dc = { .cmd = V4L2_DEC_CMD_STOP };
 	cr_assert_eq(dp_ioctl(dd->d, dd->id, VIDIOC_DECODER_CMD, &dc), 0);
 	dd->stop_sent = true;
@@ -515,13 +532,7 @@ void dd_run(struct dd *dd, const struct dp_units *u)
 {
 	dd_feed_units(dd, u, 0, u->n);
 	/* Wait for the stream's first picture (and CAPTURE setup) or idleness. */
-	uint64_t deadline = now_ms() + DP_TIMEOUT_MS;
-	while (!dd->cap_streaming) {
-		dd_service(dd, 20);
-		if (!dd->cap_streaming && all_out_back(dd) && !vmedia_decoder_busy(dd->d->dec))
-			break;
-		cr_assert_lt(now_ms(), deadline, "no CAPTURE setup");
-	}
+	wait_cap_setup(dd);
 	if (dd->cap_streaming)
 		dd_drain(dd);
 }

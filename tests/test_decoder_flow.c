@@ -193,6 +193,85 @@ Test(flow, initial_source_change)
 	stream_free(&s);
 }
 
+/* OUTPUT buffers come back once their data is copied, not once it is
+ * decoded: a client that waits for an OUTPUT buffer before it gives back
+ * (here: before it even sets up) the CAPTURE buffers the pictures in it
+ * need must not wait forever.  v4l2-compliance's streaming test is such a
+ * client: it dequeues one OUTPUT then one CAPTURE buffer, with two of each
+ * and a whole stream in one OUTPUT buffer. */
+Test(flow, output_back_before_its_pictures)
+{
+	struct stream s;
+	stream_load(&s, "h264", H264_ARGS, "yuv420p", 0);
+	size_t len = 0;
+	for (size_t i = 0; i < s.u.n; i++)
+		len += s.u.len[i];
+	uint8_t *all = malloc(len);
+	cr_assert_not_null(all);
+	len = 0;
+	for (size_t i = 0; i < s.u.n; i++) {
+		memcpy(all + len, s.u.ptr[i], s.u.len[i]);
+		len += s.u.len[i];
+	}
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 2);
+	cr_assert_leq(len, dd.out_size);
+	cr_assert_eq(dd_feed(&dd, all, len), 0);
+	cr_assert_eq(dd_feed(&dd, all, len), 0);
+	/* Neither CAPTURE buffers nor events handled: only the OUTPUT queue. */
+	unsigned back = 0;
+	for (int i = 0; i < 500 && back < 2; i++) {
+		dp_pump(&D, 20);
+		struct v4l2_plane pl[1];
+		struct v4l2_buffer b = { .type = OUT_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+					 .m.planes = pl };
+		while (vmedia_guest_dqbuf(&D.p.g, ID, &b) == 0) {
+			cr_expect_eq(pl[0].bytesused, (uint32_t)len);
+			dd.out_free[b.index] = true;
+			back++;
+		}
+	}
+	cr_assert_eq(back, 2, "OUTPUT buffers held until their pictures find CAPTURE buffers");
+	/* And the pictures are all there once CAPTURE is set up: both copies. */
+	dd_drain(&dd);
+	cr_assert_eq(dd.nframes, 2 * s.nref);
+	for (unsigned i = 0; i < dd.nframes; i++)
+		cr_assert_str_eq(dd.md5[i], s.ref[i % s.nref], "frame %u", i);
+	dd_end(&dd);
+	free(all);
+	stream_free(&s);
+}
+
+/* vb2's rule for OUTPUT: bytesused 0 means the whole buffer (deprecated,
+ * but v4l2-compliance's streaming test relies on it once its stream file
+ * runs out); DQBUF says so. */
+Test(flow, output_bytesused_zero_is_the_whole_buffer)
+{
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 2);
+	memset(dd.out_view[0], 0, dd.out_size);
+	struct v4l2_plane pl[1] = { { .bytesused = 0, .length = dd.out_size } };
+	struct v4l2_buffer b = { .index = 0, .type = OUT_MP, .memory = V4L2_MEMORY_MMAP,
+				 .length = 1, .m.planes = pl };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_QBUF, &b), 0);
+	cr_expect_eq(pl[0].bytesused, dd.out_size, "QBUF's answer");
+	dd.out_free[0] = false;
+	int got = -EAGAIN;
+	for (int i = 0; i < 500 && got; i++) {
+		dp_pump(&D, 20);
+		pl[0] = (struct v4l2_plane){ 0 };
+		b = (struct v4l2_buffer){ .type = OUT_MP, .memory = V4L2_MEMORY_MMAP, .length = 1,
+					  .m.planes = pl };
+		got = vmedia_guest_dqbuf(&D.p.g, ID, &b);
+	}
+	cr_assert_eq(got, 0);
+	cr_expect_eq(pl[0].bytesused, dd.out_size, "DQBUF's answer");
+	dd.out_free[0] = true;
+	dd_end(&dd);
+}
+
 /* Drain: every frame, an empty LAST buffer, EOS, then EPIPE; START and the
  * same stream again decodes it all again. */
 Test(flow, drain_then_restart)

@@ -264,6 +264,13 @@ static int take(struct dec_session *ss, struct dec_queue *q, struct vmedia_buffe
 		uint32_t used = vb->planes[0].bytesused, off = vb->planes[0].data_offset;
 		uint32_t len = q->memory == V4L2_MEMORY_USERPTR && vb->mem[0] ? (uint32_t)vb->mem[0]->len
 									: b->length;
+		if (!used) {
+			/* vb2's __fill_vb2_buffer(): an OUTPUT plane queued
+			 * with bytesused 0 is taken as full (deprecated, and
+			 * what older applications rely on). */
+			used = len;
+			vb->planes[0].bytesused = len;
+		}
 		if (used > len || (off && off >= used))
 			return -EINVAL;
 	}
@@ -328,6 +335,7 @@ static int queue_output(struct dec_session *ss, struct dec_queue *q, struct vmed
 	j->index = i;
 	j->gen = q->gen;
 	j->drain = false;
+	j->returned = false;
 	j->size = size;
 	j->pts = (int64_t)vb->b.timestamp.tv_sec * 1000000 + vb->b.timestamp.tv_usec;
 	vmedia_usermem_put(b->mem, false);
@@ -339,6 +347,7 @@ static int queue_output(struct dec_session *ss, struct dec_queue *q, struct vmed
 	b->state = BUF_QUEUED;
 	*ss->jobs_tail = j;
 	ss->jobs_tail = &j->next;
+	dec_return_jobs(ss, NULL);
 	return 0;
 }
 
@@ -388,6 +397,8 @@ int dec_streamon(struct vmedia_session *s, int *type)
 	}
 	q->streaming = true;
 	q->sequence = 0;
+	if (is_output(q))
+		dec_return_jobs(ss, NULL);
 	dec_kick(ss);
 out:
 	pthread_mutex_unlock(&ss->mu);

@@ -114,6 +114,31 @@ int dec_post(struct dec_session *ss, const struct dec_completion *c)
 	return 0;
 }
 
+static void return_job(struct dec_session *ss, struct dec_job *j)
+{
+	struct dec_completion done = { .kind = C_OUTPUT, .gen = j->gen, .index = j->index };
+	j->returned = true;
+	dec_post(ss, &done);
+}
+
+void dec_return_jobs(struct dec_session *ss, struct dec_job *started)
+{
+	if (started && !started->drain && !started->returned)
+		return_job(ss, started);
+	if (!ss->q[0].streaming)
+		return;
+	size_t bytes = 0;
+	unsigned n = 0;
+	for (struct dec_job *j = ss->jobs; j; j = j->next) {
+		bytes += j->size;
+		n++;
+		if (bytes > DEC_JOBS_MAX_BYTES || n > DEC_JOBS_MAX)
+			break;
+		if (!j->drain && !j->returned)
+			return_job(ss, j);
+	}
+}
+
 void dec_kick(struct dec_session *ss)
 {
 	ss->kicked = true;

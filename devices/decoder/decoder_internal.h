@@ -64,6 +64,16 @@
  * with fewer buffers) only gets more copies. */
 #define DEC_MIN_CAPTURE_BUFS 12
 #define DEC_NUM_CTRLS 2
+/* OUTPUT buffers go back to the guest once their data is copied into a
+ * job (the hardware decoder's bitstream buffer), not once it is decoded:
+ * one buffer may hold many pictures, and a client may (v4l2-compliance
+ * does) dequeue an OUTPUT buffer before it gives back the CAPTURE buffers
+ * those pictures need.  This bounds what waits undecoded when it does so
+ * (a guest could otherwise make the host hold any amount of its data):
+ * beyond it, a buffer goes back only when the worker starts on it.  16 MiB
+ * is seconds of 4K video; a 64-session guest can pin 1 GiB at most. */
+#define DEC_JOBS_MAX_BYTES (16u << 20)
+#define DEC_JOBS_MAX 64
 
 /* ---- codecs.c ---- */
 
@@ -157,9 +167,10 @@ struct dec_job {
 	struct dec_job *next;
 	uint32_t index, gen;
 	bool drain;                  /* DEC_CMD_STOP's marker, no data */
+	bool returned;               /* its OUTPUT buffer's completion is posted */
 	int64_t pts;                 /* the OUTPUT buffer's timestamp in us */
 	size_t size;
-	uint8_t data[];
+	uint8_t data[];              /* size bytes, then AV_INPUT_BUFFER_PADDING_SIZE zeros */
 };
 
 /* ---- decoder.c: sessions and completions ---- */
@@ -242,6 +253,11 @@ static inline struct dec_queue *dec_q(struct dec_session *ss, uint32_t type)
 int dec_post(struct dec_session *ss, const struct dec_completion *c);
 /* Wake the worker: work for it (caller holds ss->mu). */
 void dec_kick(struct dec_session *ss);
+/* Post the OUTPUT completions of queued jobs within DEC_JOBS_MAX_BYTES /
+ * DEC_JOBS_MAX, if OUTPUT streams (vb2 returns nothing before STREAMON);
+ * @started: a job the worker just took, whose buffer goes back now
+ * whatever the bounds (NULL: none).  Caller holds ss->mu. */
+void dec_return_jobs(struct dec_session *ss, struct dec_job *started);
 
 /* ---- buffers.c ---- */
 int dec_reqbufs(struct vmedia_session *s, struct v4l2_requestbuffers *rb);

@@ -737,6 +737,9 @@ static void *run(void *arg)
 			wait_locked(ss);
 			continue;
 		}
+		/* Its buffer goes back now if it has not yet (the bounds held
+		 * it), and room is made for those queued behind it. */
+		dec_return_jobs(ss, j);
 		const struct dec_codec *c = dec_codec_find(ss->out_fmt.pixelformat);
 		pthread_mutex_unlock(&ss->mu);
 
@@ -751,13 +754,8 @@ static void *run(void *arg)
 				r = feed(ss, w, j);
 		}
 
+		(void)r; /* bad data shows on the CAPTURE buffers (ERROR) */
 		pthread_mutex_lock(&ss->mu);
-		if (!j->drain && r != ABORT && j->gen == ss->q[0].gen) {
-			struct dec_completion done = { .kind = C_OUTPUT, .gen = j->gen,
-						       .index = j->index,
-						       .flags = r ? V4L2_BUF_FLAG_ERROR : 0 };
-			dec_post(ss, &done);
-		}
 		free(j);
 	}
 	pthread_mutex_unlock(&ss->mu);
