@@ -150,9 +150,17 @@ decoder)
 	# that format, which gives a decoder nothing to decode; its tests are
 	# meant for raw-to-raw M2M devices.  A healthy pass takes seconds: a
 	# stall is cut short rather than waited out for 15 minutes.
+	# The stream is 1280x720, the CAPTURE format the decoder reports
+	# before it has seen a stream: v4l2-compliance 1.22.1 sets CAPTURE up
+	# from that G_FMT without waiting for the initial source change (as
+	# with the vicodec streams it is developed against), and a stream of
+	# another size is then a resolution change -- an empty LAST buffer
+	# and the event -- which its streaming test does not expect before
+	# the drain.  More than 1 MiB, so every OUTPUT buffer it fills holds
+	# stream data.
 	command -v ffmpeg >/dev/null || { echo "ffmpeg not found (needed for the decoder's stream)"; exit 2; }
 	stream=$work/stream.h264
-	ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=320x240:rate=30 \
+	ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=30 \
 		-frames:v 60 -pix_fmt yuv420p -c:v libx264 "$stream" ||
 		{ echo "could not encode $stream (ffmpeg with libx264)"; exit 2; }
 	pass_timeout=180
