@@ -30,7 +30,8 @@
 #   libv4l2-streaming  -w -s
 #   libv4l2-formats    -w -f   (includes libv4l2's converted formats)
 # Exits non-zero if any pass has a failure or a warning, or does not finish,
-# with one exception on the libv4l2 passes: LIBV4L2_ARTIFACT below.  Full
+# with exceptions on the libv4l2 passes: LIBV4L2_ARTIFACT, and for the
+# decoder DECODER_W_USERPTR_MMAP, below.  Full
 # logs: BUILDDIR/meson-logs/compliance-DEVICE-PASS.log (when writable).
 # Needs v4l-utils, and root or unprivileged user namespaces (the namespace
 # is then a user + mount namespace).  VQMEDIA_MODE=benchmark
@@ -92,6 +93,20 @@ fi
 # VIVID_STRACE=1) that no STREAMOFF reaches vivid.
 LIBV4L2_ARTIFACT="v4l2-test-buffers.cpp(1371): buf.qbuf(node)"
 
+# The decoder's libv4l2 pass only (decoder_w_userptr=1): setupUserPtr
+# checks that mmap() of a USERPTR queue fails.  libv4l2 1.22.1's
+# v4l2_mmap() hands a managed fd that it does not convert for to the raw
+# mmap system call (SYS_MMAP, libv4lsyscall-priv.h), which neither its plugins
+# nor our shim's mmap() see; on the plain file that stands for the node it
+# cannot fail.  The direct pass, where the shim routes mmap() to the guest
+# driver, passes the same check (USERPTR (no poll) and (select): OK).  Its
+# caller reports the same failure once more (line 1732).
+DECODER_W_USERPTR_MMAP=(
+	"v4l2-test-buffers.cpp(1584): node->mmap(buf.g_length(p), 0) != MAP_FAILED"
+	"v4l2-test-buffers.cpp(1732): setupUserPtr(node, q)"
+)
+decoder_w_userptr=0
+
 status=0
 # run_pass NAME ROUTE COMMAND...: any failure or warning fails the pass;
 # ROUTE=libv4l2 lets LIBV4L2_ARTIFACT through (and only that).
@@ -124,6 +139,11 @@ run_pass() {
 		if [ "$route" = libv4l2 ] && [ "$line" = "fail: $LIBV4L2_ARTIFACT" ]; then
 			echo "   libv4l2 1.22.1 artifact (vivid fails it too): $line"
 			artifacts=1
+		elif [ "$route" = libv4l2 ] && [ $decoder_w_userptr = 1 ] &&
+		     { [ "$line" = "fail: ${DECODER_W_USERPTR_MMAP[0]}" ] ||
+		       [ "$line" = "fail: ${DECODER_W_USERPTR_MMAP[1]}" ]; }; then
+			echo "   plain-file route artifact (libv4l2 maps by a raw syscall; the direct pass passes it): $line"
+			artifacts=1
 		else
 			echo "   $line"
 			bad=1
@@ -145,30 +165,47 @@ decoder)
 	# bitstream (--stream-from, an H.264 stream made here: H.264 is the
 	# decoder's first, default OUTPUT format, and its parser takes the file
 	# in buffer-sized pieces), so the streaming tests decode: the initial
-	# SOURCE_CHANGE, CAPTURE set up, pictures out, the drain.  No -f: it
-	# streams every format with generated OUTPUT bytes, not a bitstream of
-	# that format, which gives a decoder nothing to decode; its tests are
-	# meant for raw-to-raw M2M devices.  A healthy pass takes seconds: a
-	# stall is cut short rather than waited out for 15 minutes.
-	# The stream is 1280x720, the CAPTURE format the decoder reports
-	# before it has seen a stream: v4l2-compliance 1.22.1 sets CAPTURE up
-	# from that G_FMT without waiting for the initial source change (as
-	# with the vicodec streams it is developed against), and a stream of
-	# another size is then a resolution change -- an empty LAST buffer
-	# and the event -- which its streaming test does not expect before
-	# the drain.  More than 1 MiB, so every OUTPUT buffer it fills holds
-	# stream data.
+	# SOURCE_CHANGE, CAPTURE set up, pictures out.  No -f: it streams every
+	# format with generated OUTPUT bytes, not a bitstream of that format,
+	# which gives a decoder nothing to decode; its tests are meant for
+	# raw-to-raw M2M devices.  A healthy pass takes seconds: a stall is cut
+	# short rather than waited out.
+	#
+	# The stream is shaped by how v4l2-compliance 1.22.1 streams:
+	# - every OUTPUT buffer it queues is full: sizeimage bytes (1 MiB, the
+	#   decoder's default) read from the file, which restarts at its end;
+	# - its blocking loop dequeues one OUTPUT buffer, then waits for one
+	#   CAPTURE buffer, and so on for 58 rounds; its select/epoll loops stop
+	#   only if a CAPTURE buffer is ready when the last OUTPUT one comes back.
+	# So a buffer has to hold about one picture.  An ordinary stream holds
+	# dozens per MiB: the decoder copies OUTPUT buffers ahead of decoding
+	# only up to its bound (DEC_JOBS_MAX_BYTES, 16 MiB), the pictures then
+	# wait for CAPTURE buffers the loop does not take, and the OUTPUT
+	# buffer it waits for never comes back (the blocking loop hangs;
+	# select/epoll ones run past their count and never end).  Hence
+	# intra-only pictures of noise at a fixed QP, about 0.86 MiB each:
+	# every 1 MiB buffer starts a picture or two, and the undecoded
+	# backlog grows by under 0.15 MiB a round.  1280x720 is the CAPTURE
+	# format the decoder reports before it has seen a stream, which
+	# v4l2-compliance sets CAPTURE up from (another size would be a
+	# resolution change it does not expect).  The balance depends on how
+	# fast pictures come out: libavcodec's frame threads (one per CPU)
+	# hold pictures back, and a decoder pinned to one slow thread let the
+	# select loop run past its count in a trial; on 2 to 4 CPUs it holds.
 	command -v ffmpeg >/dev/null || { echo "ffmpeg not found (needed for the decoder's stream)"; exit 2; }
 	stream=$work/stream.h264
-	ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=30 \
-		-frames:v 60 -pix_fmt yuv420p -c:v libx264 "$stream" ||
+	ffmpeg -nostdin -loglevel error -f lavfi \
+		-i "nullsrc=s=1280x720:r=30,geq=lum='random(1)*255':cb=128:cr=128" \
+		-frames:v 8 -pix_fmt yuv420p -c:v libx264 -qp 17 -g 1 -bf 0 "$stream" ||
 		{ echo "could not encode $stream (ffmpeg with libx264)"; exit 2; }
-	pass_timeout=180
+	pass_timeout=120
 	run_pass direct-streaming direct env LD_PRELOAD="$work/libvqmedia-preload.so" \
 		v4l2-compliance -s --stream-from="H264=$stream" -d "$file"
+	decoder_w_userptr=1
 	run_pass libv4l2-streaming libv4l2 env LD_PRELOAD="$work/libvqmedia-preload.so" \
 		VQMEDIA_PRELOAD=poll-only v4l2-compliance -w -s --stream-from="H264=$stream" \
 		-d "$file"
+	decoder_w_userptr=0
 	;;
 *)
 	run_pass direct-streaming direct env LD_PRELOAD="$work/libvqmedia-preload.so" \
