@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "decoder_internal.h"
+#include "vmedia_ctrls.h"
 
 #define DEFAULT_CARD "vqmedia decoder"
 
@@ -476,14 +477,7 @@ static int dec_decoder_cmd(struct vmedia_session *s, struct v4l2_decoder_cmd *dc
  * as references: see DEC_MIN_CAPTURE_BUFS for how many that takes.  Fewer
  * still work (pictures are then copied out of libavcodec's own pool). */
 
-struct ctrl_desc {
-	uint32_t id, type;
-	const char *name;
-	int32_t min, max, step, def;
-	uint32_t flags;
-};
-
-static const struct ctrl_desc ctrls[DEC_NUM_CTRLS] = {
+static const struct vmedia_ctrl_desc ctrls[DEC_NUM_CTRLS] = {
 	{ V4L2_CID_USER_CLASS, V4L2_CTRL_TYPE_CTRL_CLASS, "User Controls", 0, 0, 0, 0,
 	  V4L2_CTRL_FLAG_READ_ONLY | V4L2_CTRL_FLAG_WRITE_ONLY },
 	{ V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, V4L2_CTRL_TYPE_INTEGER,
@@ -491,65 +485,23 @@ static const struct ctrl_desc ctrls[DEC_NUM_CTRLS] = {
 	  V4L2_CTRL_FLAG_READ_ONLY | V4L2_CTRL_FLAG_VOLATILE },
 };
 
+static const struct vmedia_ctrl_table ctrl_table = { ctrls, DEC_NUM_CTRLS };
+
 static int ctrl_find(uint32_t id)
 {
-	for (int i = 0; i < DEC_NUM_CTRLS; i++)
-		if (ctrls[i].id == id)
-			return i;
-	return -1;
-}
-
-static int ctrl_lookup(uint32_t raw)
-{
-	uint32_t next = raw & (V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND);
-	uint32_t id = raw & ~next;
-	if (!next)
-		return ctrl_find(id);
-	if (!(next & V4L2_CTRL_FLAG_NEXT_CTRL))
-		return -1;
-	for (int i = 0; i < DEC_NUM_CTRLS; i++)
-		if (ctrls[i].id > id)
-			return i;
-	return -1;
+	return vmedia_ctrl_find(&ctrl_table, id);
 }
 
 static int dec_query_ext_ctrl(struct vmedia_session *s, struct v4l2_query_ext_ctrl *q)
 {
 	(void)s;
-	int i = ctrl_lookup(q->id);
-	if (i < 0)
-		return -EINVAL;
-	const struct ctrl_desc *c = &ctrls[i];
-	memset(q, 0, sizeof(*q));
-	q->id = c->id;
-	q->type = c->type;
-	strncpy(q->name, c->name, sizeof(q->name) - 1);
-	q->minimum = c->min;
-	q->maximum = c->max;
-	q->step = (uint64_t)c->step;
-	q->default_value = c->def;
-	q->flags = c->flags;
-	q->elem_size = sizeof(int32_t);
-	q->elems = 1;
-	return 0;
+	return vmedia_ctrl_query_ext(&ctrl_table, q);
 }
 
 static int dec_queryctrl(struct vmedia_session *s, struct v4l2_queryctrl *q)
 {
-	struct v4l2_query_ext_ctrl x = { .id = q->id };
-	int r = dec_query_ext_ctrl(s, &x);
-	if (r)
-		return r;
-	memset(q, 0, sizeof(*q));
-	q->id = x.id;
-	q->type = x.type;
-	memcpy(q->name, x.name, sizeof(q->name) - 1);
-	q->minimum = (int32_t)x.minimum;
-	q->maximum = (int32_t)x.maximum;
-	q->step = (int32_t)x.step;
-	q->default_value = (int32_t)x.default_value;
-	q->flags = x.flags;
-	return 0;
+	(void)s;
+	return vmedia_ctrl_query(&ctrl_table, q);
 }
 
 static int dec_g_ctrl(struct vmedia_session *s, struct v4l2_control *c)
