@@ -146,13 +146,18 @@ static size_t zc_span(uint32_t length)
 	return ((size_t)length + page - 1) / page * page;
 }
 
-/* Take the oldest queued CAPTURE buffer that libavcodec does not hold and,
- * if @need, that holds the format's sizeimage with @need bytes of memory
- * behind it.  Caller holds ss->mu. */
+/* Take a queued CAPTURE buffer that libavcodec does not hold: the oldest,
+ * or with @need (lending) the newest that holds the format's sizeimage
+ * with @need bytes of memory behind it.  Caller holds ss->mu. */
 static bool take_free(struct dec_session *ss, size_t need, uint32_t *index)
 {
 	struct dec_queue *cq = &ss->q[1];
-	for (uint32_t k = 0; k < cq->fifo_len; k++) {
+	for (uint32_t n = 0; n < cq->fifo_len; n++) {
+		/* A copy takes the oldest, as the guest queued them.  A lent
+		 * buffer only has to be free, and the newest is the one most
+		 * likely still in cache (as libavcodec's own pool reuses the
+		 * buffer it freed last). */
+		uint32_t k = need ? cq->fifo_len - 1 - n : n;
 		uint32_t i = cq->fifo[(cq->fifo_head + k) % DEC_MAX_BUFFERS];
 		const struct dec_buf *b = &cq->bufs[i];
 		if (b->zc || (need && (b->length < ss->cap_fmt.sizeimage ||
