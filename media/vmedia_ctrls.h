@@ -44,6 +44,22 @@ int vmedia_ctrl_query_ext(const struct vmedia_ctrl_table *t, struct v4l2_query_e
 /* The same for the older QUERYCTRL. */
 int vmedia_ctrl_query(const struct vmedia_ctrl_table *t, struct v4l2_queryctrl *q);
 
+/*
+ * G / S / TRY_EXT_CTRLS' first step, the framework's prepare_ext_ctrls():
+ * @c->which is CUR_VAL, DEF_VAL or a class the table has a class control
+ * for (requests are not supported: REQUEST_VAL is EINVAL like any unknown
+ * which), and each of the @c->count controls @ctl is in the table and, for
+ * a class, of that class.  Returns 0 with idx[k] the table index of
+ * ctl[k], or -EINVAL with c->error_idx at the bad control (count for a bad
+ * which).  @idx holds c->count entries.
+ */
+int vmedia_ctrl_resolve(const struct vmedia_ctrl_table *t, struct v4l2_ext_controls *c,
+			const struct v4l2_ext_control *ctl, int *idx);
+
+/* The V4L2_EVENT_CTRL for control @i of the table holding @value. */
+void vmedia_ctrl_event(const struct vmedia_ctrl_table *t, int i, int32_t value,
+		       uint32_t changes, struct v4l2_event *ev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,3 +73,54 @@ Test(ctrls, queryctrl_truncates_the_name_and_terminates_it)
 	q.id = V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CID_MIN_BUFFERS_FOR_CAPTURE;
 	cr_expect_eq(vmedia_ctrl_query(&T, &q), -EINVAL);
 }
+
+Test(ctrls, resolve_maps_ids_and_checks_the_class)
+{
+	struct v4l2_ext_control ctl[2] = { { .id = V4L2_CID_MIN_BUFFERS_FOR_CAPTURE },
+					   { .id = V4L2_CID_BRIGHTNESS } };
+	struct v4l2_ext_controls c = { .which = V4L2_CTRL_WHICH_CUR_VAL, .count = 2 };
+	int idx[2] = { -1, -1 };
+	cr_assert_eq(vmedia_ctrl_resolve(&T, &c, ctl, idx), 0);
+	cr_expect(idx[0] == 2 && idx[1] == 1);
+	/* A class the table has: every control must be of it. */
+	const struct vmedia_ctrl_desc mixed[] = {
+		descs[0], descs[1],
+		{ V4L2_CID_EXPOSURE_ABSOLUTE, V4L2_CTRL_TYPE_INTEGER, "Exposure", 1, 10, 1, 5, 0 },
+	};
+	const struct vmedia_ctrl_table classes = { mixed, 3 };
+	c.which = V4L2_CTRL_CLASS_USER;
+	ctl[0].id = V4L2_CID_EXPOSURE_ABSOLUTE;
+	cr_expect_eq(vmedia_ctrl_resolve(&classes, &c, ctl, idx), -EINVAL);
+	cr_expect_eq(c.error_idx, 0); /* a camera control in a user-class call */
+	ctl[0].id = V4L2_CID_MIN_BUFFERS_FOR_CAPTURE;
+	cr_expect_eq(vmedia_ctrl_resolve(&T, &c, ctl, idx), 0);
+	/* An unknown id names itself. */
+	c.which = V4L2_CTRL_WHICH_DEF_VAL;
+	ctl[1].id = V4L2_CID_CONTRAST;
+	cr_expect_eq(vmedia_ctrl_resolve(&T, &c, ctl, idx), -EINVAL);
+	cr_expect_eq(c.error_idx, 1);
+	/* A class the table lacks, and requests: count. */
+	c.which = V4L2_CTRL_CLASS_CAMERA;
+	cr_expect_eq(vmedia_ctrl_resolve(&T, &c, ctl, idx), -EINVAL);
+	cr_expect_eq(c.error_idx, 2);
+	c.which = V4L2_CTRL_WHICH_REQUEST_VAL;
+	cr_expect_eq(vmedia_ctrl_resolve(&T, &c, ctl, idx), -EINVAL);
+	cr_expect_eq(c.error_idx, 2);
+}
+
+Test(ctrls, event_describes_the_control_with_the_value_given)
+{
+	struct v4l2_event ev;
+	memset(&ev, 0xa5, sizeof(ev));
+	vmedia_ctrl_event(&T, 1, 42, V4L2_EVENT_CTRL_CH_VALUE, &ev);
+	cr_expect_eq(ev.type, V4L2_EVENT_CTRL);
+	cr_expect_eq(ev.id, V4L2_CID_BRIGHTNESS);
+	cr_expect_eq(ev.u.ctrl.changes, V4L2_EVENT_CTRL_CH_VALUE);
+	cr_expect_eq(ev.u.ctrl.type, V4L2_CTRL_TYPE_INTEGER);
+	cr_expect_eq(ev.u.ctrl.value, 42);
+	cr_expect_eq(ev.u.ctrl.flags, V4L2_CTRL_FLAG_SLIDER);
+	cr_expect(ev.u.ctrl.minimum == -5 && ev.u.ctrl.maximum == 250 && ev.u.ctrl.step == 5 &&
+		  ev.u.ctrl.default_value == 100);
+	cr_expect_eq(ev.sequence, 0);
+	cr_expect_eq(ev.pending, 0);
+}

@@ -526,23 +526,9 @@ static int dec_s_ctrl(struct vmedia_session *s, struct v4l2_control *c)
 
 static int ext_prepare(struct vmedia_ext_ctrls *x, int *idx)
 {
-	struct v4l2_ext_controls *c = &x->c;
-	if (c->which != V4L2_CTRL_WHICH_CUR_VAL && c->which != V4L2_CTRL_WHICH_DEF_VAL &&
-	    c->which != V4L2_CTRL_CLASS_USER)
+	if (x->c.count > MAX_EXT)
 		return -EINVAL;
-	if (c->count > MAX_EXT)
-		return -EINVAL;
-	for (uint32_t k = 0; k < c->count; k++) {
-		c->error_idx = k;
-		uint32_t id = x->controls[k].id;
-		int i = ctrl_find(id);
-		if (i < 0)
-			return -EINVAL;
-		if (c->which == V4L2_CTRL_CLASS_USER && V4L2_CTRL_ID2WHICH(id) != c->which)
-			return -EINVAL;
-		idx[k] = i;
-	}
-	return 0;
+	return vmedia_ctrl_resolve(&ctrl_table, &x->c, x->controls, idx);
 }
 
 static int dec_g_ext_ctrls(struct vmedia_session *s, struct vmedia_ext_ctrls *x)
@@ -617,17 +603,8 @@ static int dec_subscribe_event(struct vmedia_session *s, struct v4l2_event_subsc
 		if (!was && (e->flags & V4L2_EVENT_SUB_FL_SEND_INITIAL) &&
 		    !(ctrls[i].flags & V4L2_CTRL_FLAG_WRITE_ONLY)) {
 			struct v4l2_event ev;
-			memset(&ev, 0, sizeof(ev));
-			ev.type = V4L2_EVENT_CTRL;
-			ev.id = ctrls[i].id;
-			ev.u.ctrl.changes = V4L2_EVENT_CTRL_CH_VALUE | V4L2_EVENT_CTRL_CH_FLAGS;
-			ev.u.ctrl.type = ctrls[i].type;
-			ev.u.ctrl.value = ctrls[i].def;
-			ev.u.ctrl.flags = ctrls[i].flags;
-			ev.u.ctrl.minimum = ctrls[i].min;
-			ev.u.ctrl.maximum = ctrls[i].max;
-			ev.u.ctrl.step = ctrls[i].step;
-			ev.u.ctrl.default_value = ctrls[i].def;
+			vmedia_ctrl_event(&ctrl_table, i, ctrls[i].def,
+					  V4L2_EVENT_CTRL_CH_VALUE | V4L2_EVENT_CTRL_CH_FLAGS, &ev);
 			vmedia_send_event(s, &ev);
 		}
 		break;

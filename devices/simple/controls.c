@@ -118,18 +118,7 @@ static int validate(int i, int32_t *v)
 static void ctrl_event(const struct vmedia_simple *sd, int i, uint32_t changes,
 		       struct v4l2_event *ev)
 {
-	const struct vmedia_ctrl_desc *c = &ctrls[i];
-	memset(ev, 0, sizeof(*ev));
-	ev->type = V4L2_EVENT_CTRL;
-	ev->id = c->id;
-	ev->u.ctrl.changes = changes;
-	ev->u.ctrl.type = c->type;
-	ev->u.ctrl.value = sd->ctrls.val[i];
-	ev->u.ctrl.flags = c->flags;
-	ev->u.ctrl.minimum = c->min;
-	ev->u.ctrl.maximum = c->max;
-	ev->u.ctrl.step = c->step;
-	ev->u.ctrl.default_value = c->def;
+	vmedia_ctrl_event(&table, i, sd->ctrls.val[i], changes, ev);
 }
 
 static void send_ctrl_event(struct vmedia_simple *sd, struct simple_session *from, int i)
@@ -191,34 +180,11 @@ int simple_s_ctrl(struct vmedia_session *s, struct v4l2_control *c)
 /* The kernel's V4L2_CID_MAX_CTRLS; the runner refuses more before us. */
 #define MAX_EXT 1024
 
-static bool which_ok(uint32_t which)
-{
-	return which == V4L2_CTRL_WHICH_CUR_VAL || which == V4L2_CTRL_WHICH_DEF_VAL ||
-	       which == V4L2_CTRL_CLASS_USER;
-}
-
-/*
- * Resolve every id (and the class when @which names one).  Returns 0 with
- * idx[] filled, or -EINVAL with error_idx at the bad control, as the
- * framework's prepare_ext_ctrls() (G and S then overwrite it with count).  Requests are not supported: there is
- * no media device, so REQUEST_VAL is EINVAL like any unknown which.
- */
+/* Every id resolved (vmedia_ctrl_resolve), or -EINVAL with error_idx at
+ * the bad control; G and S then overwrite it with count. */
 static int prepare(struct vmedia_ext_ctrls *x, int *idx)
 {
-	struct v4l2_ext_controls *c = &x->c;
-	if (!which_ok(c->which))
-		return -EINVAL;
-	for (uint32_t k = 0; k < c->count; k++) {
-		c->error_idx = k;
-		uint32_t id = x->controls[k].id;
-		int i = find(id);
-		if (i < 0)
-			return -EINVAL;
-		if (c->which == V4L2_CTRL_CLASS_USER && V4L2_CTRL_ID2WHICH(id) != c->which)
-			return -EINVAL;
-		idx[k] = i;
-	}
-	return 0;
+	return vmedia_ctrl_resolve(&table, &x->c, x->controls, idx);
 }
 
 int simple_g_ext_ctrls(struct vmedia_session *s, struct vmedia_ext_ctrls *x)
