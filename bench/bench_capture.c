@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buffers.h"
 #include "harness.h"
+#include "mbuffers.h"
 #include "stack.h"
 
 #define W 640
@@ -50,7 +50,7 @@ struct cap {
 	struct vqm_stack s;
 	bool stack_up, streaming;
 	uint32_t sid;
-	struct vqm_bufs bufs;
+	struct vqm_mbufs bufs;
 	uint8_t *src; /* memcpy source */
 	unsigned next;
 	uint32_t last_index, last_seq, frames;
@@ -61,16 +61,17 @@ static int64_t capture_frames(void *ctx, uint64_t iters)
 {
 	struct cap *c = ctx;
 	for (uint64_t i = 0; i < iters; i++) {
-		struct v4l2_buffer b = { .type = CAP, .memory = V4L2_MEMORY_MMAP };
-		int r = vqm_ioctl(&c->s, c->sid, VIDIOC_DQBUF, &b);
-		CHECK(r == 0 && b.index < c->bufs.count && b.bytesused >= FRAME,
+		struct v4l2_buffer b;
+		struct v4l2_plane planes[VIDEO_MAX_PLANES];
+		int r = vqm_mbufs_dqbuf(&c->s, c->sid, &c->bufs, &b, planes);
+		CHECK(r == 0 && b.bytesused >= FRAME,
 		      "DQBUF: %d (index %u, bytesused %u)", r, b.index, b.bytesused);
 		if (c->frames && b.sequence != c->last_seq + 1)
 			c->seq_gap = true;
 		c->last_seq = b.sequence;
 		c->last_index = b.index;
 		c->frames++;
-		r = vqm_bufs_qbuf(&c->s, c->sid, &c->bufs, b.index);
+		r = vqm_mbufs_qbuf(&c->s, c->sid, &c->bufs, b.index, NULL, 0);
 		CHECK(r == 0, "QBUF %u: %d", b.index, r);
 	}
 	return (int64_t)iters;
@@ -80,7 +81,7 @@ static int64_t memcpy_frames(void *ctx, uint64_t iters)
 {
 	struct cap *c = ctx;
 	for (uint64_t i = 0; i < iters; i++) {
-		uint8_t *dst = c->bufs.b[c->next].ptr;
+		uint8_t *dst = c->bufs.b[c->next].p[0].ptr;
 		c->next = (c->next + 1) % c->bufs.count;
 		memcpy(dst, c->src, FRAME);
 		bench_escape(dst);
@@ -124,7 +125,7 @@ static void cap_destroy(struct cap *c)
 		vqm_ioctl(&c->s, c->sid, VIDIOC_STREAMOFF, &type);
 	}
 	if (c->stack_up) {
-		vqm_bufs_free(&c->s, c->sid, &c->bufs);
+		vqm_mbufs_free(&c->s, c->sid, &c->bufs);
 		vqm_stack_destroy(&c->s);
 	}
 	free(c->src);
@@ -163,14 +164,14 @@ static struct cap *cap_new(void)
 		goto fail;
 	}
 	/* Mapped writable: the memcpy baseline writes the same buffers. */
-	r = vqm_bufs_alloc(&c->s, c->sid, &c->bufs, CAP, V4L2_MEMORY_MMAP, NBUFS,
-			   f.fmt.pix.sizeimage, true);
+	r = vqm_mbufs_alloc(&c->s, c->sid, &c->bufs, CAP, V4L2_MEMORY_MMAP, NBUFS, 1,
+			    &f.fmt.pix.sizeimage, true);
 	if (r) {
 		bench_fail("%s: %d", c->bufs.failed, r);
 		goto fail;
 	}
 	for (uint32_t i = 0; i < c->bufs.count; i++) {
-		if ((r = vqm_bufs_qbuf(&c->s, c->sid, &c->bufs, i)) != 0) {
+		if ((r = vqm_mbufs_qbuf(&c->s, c->sid, &c->bufs, i, NULL, 0)) != 0) {
 			bench_fail("QBUF %u: %d", i, r);
 			goto fail;
 		}
@@ -190,7 +191,7 @@ fail:
 /* The device drew something: a frame of one repeated byte it did not. */
 static void check_picture(struct cap *c)
 {
-	const uint8_t *p = c->bufs.b[c->last_index].ptr;
+	const uint8_t *p = c->bufs.b[c->last_index].p[0].ptr;
 	size_t same = 0;
 	for (size_t i = 1; i < FRAME; i++)
 		same += p[i] == p[0];

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buffers.h"
 #include "controls.h"
 #include "convert.h"
+#include "mbuffers.h"
 #include "pngfile.h"
 #include "stack.h"
 #include "tools.h"
@@ -63,7 +63,7 @@ struct capture {
 	struct vqm_stack s;
 	bool stack_up, session_open, streaming;
 	uint32_t sid;
-	struct vqm_bufs bufs;
+	struct vqm_mbufs bufs;
 	struct v4l2_pix_format pix;
 	struct v4l2_fract tpf;
 	struct vqm_conv *y4m_conv, *png_conv;
@@ -180,11 +180,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->png_frame_set = true;
 			break;
 		case OPT_MEMORY:
-			if (!strcmp(optarg, "mmap"))
-				o->memory = V4L2_MEMORY_MMAP;
-			else if (!strcmp(optarg, "userptr"))
-				o->memory = V4L2_MEMORY_USERPTR;
-			else
+			if (!vqm_parse_memory(optarg, &o->memory))
 				return vqm_usage_err("capture", "--memory: '%s' is not mmap or userptr",
 						     optarg);
 			break;
@@ -200,10 +196,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			return vqm_usage_err("capture", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return vqm_usage_err("capture", "unknown option '%s'", argv[optind - 1]);
+		default: /* ':' (no value) or '?' */
+			return vqm_getopt_err("capture", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -476,7 +470,7 @@ static void sleep_until(uint64_t deadline)
 
 static int handle_frame(struct capture *c, const struct v4l2_buffer *b)
 {
-	const struct vqm_buffer *vb = &c->bufs.b[b->index];
+	const struct vqm_mplane *vb = &c->bufs.b[b->index].p[0];
 	uint32_t used = b->bytesused ? b->bytesused : vb->length;
 	if (used > vb->length) {
 		vqm_err("%s: buffer %u: bytesused %u is more than its length %u",
@@ -514,14 +508,14 @@ short_frame:
 static int stream(struct capture *c)
 {
 	const struct opts *o = &c->o;
-	int r = vqm_bufs_alloc(&c->s, c->sid, &c->bufs, CAP, o->memory, NBUFS, c->pix.sizeimage,
-			       false);
+	int r = vqm_mbufs_alloc(&c->s, c->sid, &c->bufs, CAP, o->memory, NBUFS, 1,
+				&c->pix.sizeimage, false);
 	if (r) {
 		vqm_err("%s: %s", c->bufs.failed, strerror(-r));
 		return -1;
 	}
 	for (uint32_t i = 0; i < c->bufs.count && c->queued < o->frames; i++) {
-		if ((r = vqm_bufs_qbuf(&c->s, c->sid, &c->bufs, i)) != 0)
+		if ((r = vqm_mbufs_qbuf(&c->s, c->sid, &c->bufs, i, NULL, 0)) != 0)
 			return ioctl_failed(VIDIOC_QBUF, r, NULL);
 		c->queued++;
 	}
@@ -550,8 +544,9 @@ static int stream(struct capture *c)
 				return -1;
 			}
 		}
-		struct v4l2_buffer b = { .type = CAP, .memory = o->memory };
-		r = vqm_ioctl(&c->s, c->sid, VIDIOC_DQBUF, &b);
+		struct v4l2_buffer b;
+		struct v4l2_plane planes[VIDEO_MAX_PLANES];
+		r = vqm_mbufs_dqbuf(&c->s, c->sid, &c->bufs, &b, planes);
 		if (r == -EAGAIN) {
 			if (idle++ < max_idle)
 				continue;
@@ -560,14 +555,14 @@ static int stream(struct capture *c)
 				c->queued);
 			return -1;
 		}
-		if (r)
-			return ioctl_failed(VIDIOC_DQBUF, r, NULL);
-		idle = 0;
-		if (b.index >= c->bufs.count) {
+		if (r == -EPROTO && b.index >= c->bufs.count) {
 			vqm_err("%s: buffer index %u out of range", vqm_ioctl_name(VIDIOC_DQBUF),
 				b.index);
 			return -1;
 		}
+		if (r)
+			return ioctl_failed(VIDIOC_DQBUF, r, NULL);
+		idle = 0;
 		c->queued--;
 		if (b.flags & V4L2_BUF_FLAG_ERROR) {
 			/* V4L2: the data may be corrupt; take the next one. */
@@ -593,7 +588,7 @@ static int stream(struct capture *c)
 		/* Queue only what is still needed, so the device makes no
 		 * frame that nobody writes. */
 		if (c->got + c->queued < o->frames) {
-			if ((r = vqm_bufs_qbuf(&c->s, c->sid, &c->bufs, b.index)) != 0)
+			if ((r = vqm_mbufs_qbuf(&c->s, c->sid, &c->bufs, b.index, NULL, 0)) != 0)
 				return ioctl_failed(VIDIOC_QBUF, r, NULL);
 			c->queued++;
 		}
@@ -614,7 +609,7 @@ static int teardown(struct capture *c)
 		c->streaming = false;
 	}
 	if (c->session_open) {
-		if ((r = vqm_bufs_free(&c->s, c->sid, &c->bufs)) != 0 && !ret)
+		if ((r = vqm_mbufs_free(&c->s, c->sid, &c->bufs)) != 0 && !ret)
 			ret = ioctl_failed(VIDIOC_REQBUFS, r, "(freeing the buffers)");
 		if ((r = vqm_close(&c->s, c->sid)) != 0 && !ret) {
 			vqm_err("close (virtio-media CLOSE): %s", strerror(-r));

@@ -129,11 +129,7 @@ static int parse(int argc, char **argv, struct opts *o)
 						     "threads (1..%u)", optarg, MAX_THREADS);
 			break;
 		case OPT_MEMORY:
-			if (!strcmp(optarg, "mmap"))
-				o->memory = V4L2_MEMORY_MMAP;
-			else if (!strcmp(optarg, "userptr"))
-				o->memory = V4L2_MEMORY_USERPTR;
-			else
+			if (!vqm_parse_memory(optarg, &o->memory))
 				return vqm_usage_err("decode", "--memory: '%s' is not mmap or userptr",
 						     optarg);
 			break;
@@ -143,10 +139,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			return vqm_usage_err("decode", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return vqm_usage_err("decode", "unknown option '%s'", argv[optind - 1]);
+		default: /* ':' (no value) or '?' */
+			return vqm_getopt_err("decode", c, argv);
 		}
 	}
 	if (optind == argc)

@@ -357,10 +357,8 @@ int vqm_cmd_info(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return VQM_EXIT_OK;
-		case ':':
-			return vqm_usage_err("info", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return vqm_usage_err("info", "unknown option '%s'", argv[optind - 1]);
+		default: /* ':' (no value) or '?' */
+			return vqm_getopt_err("info", c, argv);
 		}
 	}
 	if (optind < argc)

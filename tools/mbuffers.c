@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Buffer setup for one multi-planar queue; see mbuffers.h. */
+/* Buffer setup for one queue, multi- or single-planar; see mbuffers.h. */
 #include "mbuffers.h"
 
 #include <errno.h>
@@ -7,6 +7,59 @@
 #include <string.h>
 
 #define PAGE 4096u
+
+/*
+ * The two struct v4l2_buffer layouts, and the only code that knows them.  A
+ * multi-planar buffer points m.planes at a plane array and says in length
+ * how many it holds; a single-planar one holds its one plane's bytesused,
+ * length and m.offset / m.userptr itself.  buf_init() makes an empty buffer
+ * of either kind around @planes, buf_put() moves planes[0] into a
+ * single-planar buffer (before QBUF), buf_get() the other way (after
+ * QUERYBUF / DQBUF) and returns how many planes the buffer has.
+ */
+static bool mplane(const struct vqm_mbufs *bufs)
+{
+	return V4L2_TYPE_IS_MULTIPLANAR(bufs->type);
+}
+
+static void buf_init(const struct vqm_mbufs *bufs, struct v4l2_buffer *b, uint32_t index,
+		     struct v4l2_plane *planes)
+{
+	memset(planes, 0, VIDEO_MAX_PLANES * sizeof(*planes));
+	*b = (struct v4l2_buffer){ .index = index, .type = bufs->type, .memory = bufs->memory };
+	if (mplane(bufs)) {
+		b->length = bufs->nplanes;
+		b->m.planes = planes;
+	}
+}
+
+static void buf_put(const struct vqm_mbufs *bufs, struct v4l2_buffer *b,
+		    const struct v4l2_plane *planes)
+{
+	if (mplane(bufs))
+		return;
+	b->bytesused = planes[0].bytesused;
+	b->length = planes[0].length;
+	if (bufs->memory == V4L2_MEMORY_USERPTR)
+		b->m.userptr = planes[0].m.userptr;
+	else
+		b->m.offset = planes[0].m.mem_offset;
+}
+
+static uint32_t buf_get(const struct vqm_mbufs *bufs, const struct v4l2_buffer *b,
+			struct v4l2_plane *planes)
+{
+	if (mplane(bufs))
+		return b->length;
+	planes[0].bytesused = b->bytesused;
+	planes[0].length = b->length;
+	if (bufs->memory == V4L2_MEMORY_USERPTR)
+		planes[0].m.userptr = b->m.userptr;
+	else
+		planes[0].m.mem_offset = b->m.offset;
+	planes[0].data_offset = 0;
+	return 1;
+}
 
 static void release(struct vqm_stack *s, struct vqm_mbufs *bufs, int *first)
 {
@@ -29,15 +82,14 @@ static int map_planes(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs,
 		      bool writable)
 {
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	memset(planes, 0, sizeof(planes));
-	struct v4l2_buffer qb = { .index = i, .type = bufs->type, .memory = bufs->memory,
-				  .length = bufs->nplanes, .m.planes = planes };
+	struct v4l2_buffer qb;
+	buf_init(bufs, &qb, i, planes);
 	int r = vqm_ioctl(s, sid, VIDIOC_QUERYBUF, &qb);
 	if (r) {
 		bufs->failed = "VIDIOC_QUERYBUF";
 		return r;
 	}
-	if (qb.length != bufs->nplanes) {
+	if (buf_get(bufs, &qb, planes) != bufs->nplanes) {
 		bufs->failed = "VIDIOC_QUERYBUF (plane count)";
 		return -EPROTO;
 	}
@@ -71,7 +123,7 @@ int vqm_mbufs_alloc(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs, u
 	bufs->memory = memory;
 	bufs->nplanes = nplanes;
 	if ((memory != V4L2_MEMORY_MMAP && memory != V4L2_MEMORY_USERPTR) || !nplanes ||
-	    nplanes > VIDEO_MAX_PLANES) {
+	    nplanes > (mplane(bufs) ? VIDEO_MAX_PLANES : 1u)) {
 		bufs->failed = "memory type or plane count";
 		return -EINVAL;
 	}
@@ -121,13 +173,10 @@ int vqm_mbufs_qbuf(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs, ui
 	if (index >= bufs->count || bufs->b[index].queued)
 		return -EINVAL;
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	memset(planes, 0, sizeof(planes));
-	struct v4l2_buffer qb = {
-		.index = index, .type = bufs->type, .memory = bufs->memory,
-		.length = bufs->nplanes, .m.planes = planes,
-		.timestamp = { .tv_sec = (time_t)(timestamp_us / 1000000u),
-			       .tv_usec = (suseconds_t)(timestamp_us % 1000000u) },
-	};
+	struct v4l2_buffer qb;
+	buf_init(bufs, &qb, index, planes);
+	qb.timestamp = (struct timeval){ .tv_sec = (time_t)(timestamp_us / 1000000u),
+					 .tv_usec = (suseconds_t)(timestamp_us % 1000000u) };
 	for (uint32_t p = 0; p < bufs->nplanes; p++) {
 		const struct vqm_mplane *pl = &bufs->b[index].p[p];
 		planes[p].bytesused = bytesused ? bytesused[p] : 0;
@@ -135,6 +184,7 @@ int vqm_mbufs_qbuf(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs, ui
 		if (bufs->memory == V4L2_MEMORY_USERPTR)
 			planes[p].m.userptr = (unsigned long)pl->ptr;
 	}
+	buf_put(bufs, &qb, planes);
 	int r = vqm_ioctl(s, sid, VIDIOC_QBUF, &qb);
 	if (!r)
 		bufs->b[index].queued = true;
@@ -144,12 +194,11 @@ int vqm_mbufs_qbuf(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs, ui
 int vqm_mbufs_dqbuf(struct vqm_stack *s, uint32_t sid, struct vqm_mbufs *bufs,
 		    struct v4l2_buffer *b, struct v4l2_plane planes[VIDEO_MAX_PLANES])
 {
-	memset(planes, 0, VIDEO_MAX_PLANES * sizeof(*planes));
-	*b = (struct v4l2_buffer){ .type = bufs->type, .memory = bufs->memory,
-				   .length = bufs->nplanes, .m.planes = planes };
+	buf_init(bufs, b, 0, planes);
 	int r = vqm_ioctl(s, sid, VIDIOC_DQBUF, b);
 	if (r)
 		return r;
+	buf_get(bufs, b, planes);
 	if (b->index >= bufs->count)
 		return -EPROTO;
 	bufs->b[b->index].queued = false;

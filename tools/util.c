@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
+#include <linux/videodev2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,24 @@ bool vqm_parse_size(const char *s, uint32_t *w, uint32_t *h)
 	memcpy(wbuf, s, n);
 	wbuf[n] = 0;
 	return vqm_parse_u32(wbuf, 1, 16384, w) && vqm_parse_u32(x + 1, 1, 16384, h);
+}
+
+bool vqm_parse_memory(const char *s, uint32_t *memory)
+{
+	if (!strcmp(s, "mmap"))
+		*memory = V4L2_MEMORY_MMAP;
+	else if (!strcmp(s, "userptr"))
+		*memory = V4L2_MEMORY_USERPTR;
+	else
+		return false;
+	return true;
+}
+
+int vqm_getopt_err(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return vqm_usage_err(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return vqm_usage_err(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 volatile sig_atomic_t vqm_stop;

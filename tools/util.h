@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * util — what every vqmedia subcommand shares: messages on stderr prefixed
- * with the program name, strict number parsing, and the exit statuses
+ * with the program name, strict argument parsing, and the exit statuses
  * (0 done, 1 something failed at run time, 2 the command line was wrong).
  */
 #ifndef VQM_UTIL_H
@@ -28,6 +28,13 @@ bool vqm_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *v);
 bool vqm_parse_i64(const char *s, int64_t *v);
 /* "WxH" (also "WXH"), both in 1..16384. */
 bool vqm_parse_size(const char *s, uint32_t *w, uint32_t *h);
+/* "mmap" or "userptr" (--memory): *memory = V4L2_MEMORY_MMAP / _USERPTR. */
+bool vqm_parse_memory(const char *s, uint32_t *memory);
+
+/* What getopt_long() (opterr 0, optstring starting with ':') returned @c
+ * for, as a usage error of CMD: ':' a missing value, anything else an
+ * unknown option.  Returns VQM_EXIT_USAGE. */
+int vqm_getopt_err(const char *cmd, int c, char **argv);
 
 /* Set by SIGINT / SIGTERM once vqm_stop_on_signals() ran: a long command
  * finishes what it has (whole frames) and stops. */
