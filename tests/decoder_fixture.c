@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include <criterion/criterion.h>
+#include "fixture_assert.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

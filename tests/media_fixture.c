@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include <criterion/criterion.h>
+#include "fixture_assert.h"
 #include <errno.h>
 #include <string.h>
 
