@@ -455,11 +455,17 @@ void dd_service(struct dd *dd, int timeout_ms)
 		if (ev.type == V4L2_EVENT_SOURCE_CHANGE) {
 			cr_assert(ev.u.src_change.changes & V4L2_EVENT_SRC_CH_RESOLUTION);
 			dd->source_changes++;
+			dd->last_events += dd->cap_streaming;
 			cap_setup(dd);
 		} else if (ev.type == V4L2_EVENT_EOS) {
 			dd->got_eos = true;
+			dd->last_events++;
 		}
 	}
+	/* Nothing was delivered since the LAST buffers above were dequeued:
+	 * their events must have come with them or before (a client may look
+	 * for the event as soon as it has the buffer; v4l2-compliance does). */
+	cr_assert_leq(dd->lasts, dd->last_events, "a LAST buffer came before its event");
 }
 
 static bool all_out_back(const struct dd *dd)

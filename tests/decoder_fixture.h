@@ -92,6 +92,10 @@ struct dd {
 	int64_t ts[DD_MAX_FRAMES];             /* timestamps in us */
 	uint32_t w[DD_MAX_FRAMES], h[DD_MAX_FRAMES];
 	unsigned source_changes, lasts, out_errors, cap_errors, out_done;
+	/* Events a LAST buffer comes with: EOS, and a SOURCE_CHANGE while
+	 * CAPTURE streams (a resolution change).  dd_service() checks that
+	 * every LAST buffer's event was there by the time it was. */
+	unsigned last_events;
 	int64_t next_ts;                        /* given to the next OUTPUT buffer */
 	int64_t ts_step;                        /* 0: 1000 */
 };

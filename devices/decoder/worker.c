@@ -470,19 +470,6 @@ static void post_capture(struct dec_session *ss, uint32_t i, uint32_t bytesused,
 	dec_post(ss, &c);
 }
 
-/* An empty LAST buffer, if one is queued; the decoder then stops.  Caller
- * holds ss->mu.  Returns whether it went out. */
-static bool post_last_locked(struct dec_session *ss)
-{
-	struct dec_queue *cq = &ss->q[1];
-	uint32_t i;
-	if (!cq->streaming || !take_free(ss, 0, &i))
-		return false;
-	post_capture(ss, i, 0, V4L2_BUF_FLAG_LAST, 0);
-	ss->stopped = true;
-	return true;
-}
-
 static void post_event_locked(struct dec_session *ss, uint32_t type)
 {
 	struct dec_completion c = { .kind = C_EVENT };
@@ -490,6 +477,24 @@ static void post_event_locked(struct dec_session *ss, uint32_t type)
 	if (type == V4L2_EVENT_SOURCE_CHANGE)
 		c.ev.u.src_change.changes = V4L2_EVENT_SRC_CH_RESOLUTION;
 	dec_post(ss, &c);
+}
+
+/* An empty LAST buffer, if one is queued, with the event (EOS or
+ * SOURCE_CHANGE) that says why; the decoder then stops.  The event goes
+ * first, as kernel drivers queue it: a client that dequeues the LAST
+ * buffer may look for the event at once (v4l2-compliance does), and the
+ * device thread may deliver what is posted between any two posts.  Caller
+ * holds ss->mu.  Returns whether they went out. */
+static bool post_last_locked(struct dec_session *ss, uint32_t event)
+{
+	struct dec_queue *cq = &ss->q[1];
+	uint32_t i;
+	if (!cq->streaming || !take_free(ss, 0, &i))
+		return false;
+	post_event_locked(ss, event);
+	post_capture(ss, i, 0, V4L2_BUF_FLAG_LAST, 0);
+	ss->stopped = true;
+	return true;
 }
 
 /* Put one decoded picture out, waiting for what it needs.  Returns OK
@@ -512,15 +517,19 @@ static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint3
 		bool same = ss->cap_known && ss->cap_fmt.vis_w == fw && ss->cap_fmt.vis_h == fh;
 		if (!ss->parsed || !same) {
 			/* Buffers set up for another size: finish them with LAST
-			 * first (dynamic resolution change). */
-			if (!same && ss->cap_known && cq->streaming && cq->nbufs && !ss->stopped &&
-			    !post_last_locked(ss)) {
+			 * (dynamic resolution change), which carries the event;
+			 * otherwise the event alone.  The new format is in place
+			 * before the guest can ask for it: it takes ss->mu. */
+			bool finish = !same && ss->cap_known && cq->streaming && cq->nbufs &&
+				      !ss->stopped;
+			if (finish && !post_last_locked(ss, V4L2_EVENT_SOURCE_CHANGE)) {
 				wait_locked(ss);
 				continue;
 			}
+			if (!finish)
+				post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
 			dec_cap_layout(ss->cap_fmt.pixelformat, fw, fh, &ss->cap_fmt);
 			ss->cap_known = ss->parsed = true;
-			post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
 			continue;
 		}
 		if (ss->stopped || !cq->streaming) {
@@ -701,11 +710,10 @@ static int drain(struct dec_session *ss, struct dec_worker *w, uint32_t gen)
 			pthread_mutex_unlock(&ss->mu);
 			return ABORT;
 		}
-		if (post_last_locked(ss))
+		if (post_last_locked(ss, V4L2_EVENT_EOS))
 			break;
 		wait_locked(ss);
 	}
-	post_event_locked(ss, V4L2_EVENT_EOS);
 	ss->draining = false;
 	pthread_mutex_unlock(&ss->mu);
 	return OK;
