@@ -143,6 +143,43 @@ Test(flow, vp9_nv12_md5)
 	decode_and_check(V4L2_PIX_FMT_VP9, "ivf", VP9_ARGS, V4L2_PIX_FMT_NV12, 0);
 }
 
+/* Decode @args just far enough for the CAPTURE format; return it. */
+static struct v4l2_pix_format_mplane stream_cap_fmt(const char *args)
+{
+	struct stream s;
+	stream_load(&s, "h264", args, "yuv420p", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+	dd_run(&dd, &s.u);
+	cr_assert_eq(dd.source_changes, 1, "%u source changes, %u frames", dd.source_changes, dd.nframes);
+	struct v4l2_pix_format_mplane f = dd.fmt;
+	dd_end(&dd);
+	stream_free(&s);
+	return f;
+}
+
+/* The stream's colorimetry (H.264 VUI) on CAPTURE after the source change,
+ * field by field; what it leaves unsaid follows OUTPUT (BT.709 limited
+ * range by default). */
+Test(flow, colorimetry_from_the_stream)
+{
+	struct v4l2_pix_format_mplane f = stream_cap_fmt(
+		SRC("320x240", 30) "-c:v libx264 -color_primaries bt470bg -color_trc iec61966-2-1 "
+				  "-colorspace smpte170m -color_range pc");
+	cr_expect_eq(f.colorspace, V4L2_COLORSPACE_470_SYSTEM_BG);
+	cr_expect_eq(f.xfer_func, V4L2_XFER_FUNC_SRGB);
+	cr_expect_eq(f.ycbcr_enc, V4L2_YCBCR_ENC_601);
+	cr_expect_eq(f.quantization, V4L2_QUANTIZATION_FULL_RANGE);
+
+	ID = dp_open(&D);
+	f = stream_cap_fmt(SRC("320x240", 30) "-c:v libx264 -color_range pc");
+	cr_expect_eq(f.colorspace, V4L2_COLORSPACE_REC709);
+	cr_expect_eq(f.xfer_func, V4L2_XFER_FUNC_709);
+	cr_expect_eq(f.ycbcr_enc, V4L2_YCBCR_ENC_709);
+	cr_expect_eq(f.quantization, V4L2_QUANTIZATION_FULL_RANGE);
+}
+
 /* Before the stream's headers, CAPTURE has the placeholder format; the
  * event comes with the first picture and everything then describes the
  * stream. */

@@ -350,7 +350,7 @@ static int try_cap(struct dec_session *ss, struct v4l2_format *f, struct dec_cap
 		pf = ss->cap_fmt.pixelformat;
 	uint32_t w = ss->cap_known ? ss->cap_fmt.vis_w : f->fmt.pix_mp.width;
 	uint32_t h = ss->cap_known ? ss->cap_fmt.vis_h : f->fmt.pix_mp.height;
-	struct dec_cap_fmt c;
+	struct dec_cap_fmt c = { .stream = ss->cap_fmt.stream };
 	dec_cap_layout(pf, w, h, &c);
 	dec_fill_cap_fmt(&c, &ss->out_fmt, f);
 	if (out)

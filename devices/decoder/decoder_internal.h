@@ -95,18 +95,26 @@ const void *dec_codec_decoder(const struct dec_codec *c);
 /* ---- formats.c ---- */
 
 /* The CAPTURE picture layout: one plane holding Y then chroma. */
+/* V4L2 colorimetry; a 0 field is not known (V4L2's DEFAULT values). */
+struct dec_colorimetry {
+	uint32_t colorspace, xfer_func, ycbcr_enc, quantization;
+};
+
 struct dec_cap_fmt {
 	uint32_t pixelformat;     /* V4L2_PIX_FMT_NV12 / YUV420 */
 	uint32_t width, height;   /* frame buffer (coded, aligned) */
 	uint32_t bytesperline, sizeimage;
 	uint32_t vis_w, vis_h;    /* the visible rectangle at (0, 0) */
+	/* What the stream says (H.264/HEVC VUI, VP9 and AV1 headers), field
+	 * by field; what it leaves unsaid follows OUTPUT. */
+	struct dec_colorimetry stream;
 };
 
 struct dec_out_fmt {
 	uint32_t pixelformat;
-	/* The client's colorimetry: coded data does not say it for sure, so
-	 * the decoder keeps what was set and reports it on CAPTURE too, as
-	 * v4l2-compliance's M2M format test wants. */
+	/* The client's colorimetry, kept as set and reported on CAPTURE too
+	 * (v4l2-compliance's M2M format test wants that) wherever the stream
+	 * does not say otherwise (dec_cap_fmt.stream). */
 	uint32_t colorspace, xfer_func, ycbcr_enc, quantization;
 	uint32_t width, height;   /* the client's, or DEC_PLACEHOLDER_W x _H */
 	uint32_t sizeimage;
@@ -115,6 +123,9 @@ struct dec_out_fmt {
 void dec_out_fmt_default(struct dec_out_fmt *f);
 /* The layout for a picture of @vis_w x @vis_h in @pixelformat. */
 void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f);
+/* The colorimetry libavcodec found in the stream (AVCOL_* values of a
+ * decoded frame), in V4L2 terms; what has no V4L2 name stays 0. */
+struct dec_colorimetry dec_colorimetry_from_av(int primaries, int trc, int matrix, int range);
 /* The CAPTURE format before the stream is parsed: the coded size the client
  * gave on OUTPUT, or DEC_PLACEHOLDER_W x _H when it gave none (0 x 0). */
 void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f);
@@ -125,7 +136,8 @@ int dec_enum_framesizes(struct v4l2_frmsizeenum *fs);
 /* TRY on OUTPUT: fill @f, and @out if not NULL. */
 int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out);
 void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f);
-/* CAPTURE: the layout @c with the colorimetry of the OUTPUT format @o. */
+/* CAPTURE: the layout @c with its stream's colorimetry, and for what that
+ * leaves unknown the OUTPUT format @o's. */
 void dec_fill_cap_fmt(const struct dec_cap_fmt *c, const struct dec_out_fmt *o,
 		      struct v4l2_format *f);
 int dec_selection(const struct dec_cap_fmt *c, struct v4l2_selection *s);

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <libavutil/pixfmt.h>
+
 #include "decoder_internal.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
@@ -55,6 +57,66 @@ void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct
 	f->height = ALIGN_UP(vis_h, DEC_DIM_ALIGN);
 	f->bytesperline = ALIGN_UP(f->width, DEC_BPL_ALIGN);
 	f->sizeimage = f->bytesperline * f->height / 2 * 3;
+}
+
+/*
+ * H.273's code points, as libavcodec reports them, to V4L2's names (the
+ * kernel's videodev2.h and colorspaces-details.rst).  V4L2 pairs BT.601
+ * and 709 with the 709 transfer function, and folds BT.470 M/BG matrices
+ * into its one BT.601 encoding.
+ */
+static uint32_t v4l2_colorspace(int primaries)
+{
+	switch (primaries) {
+	case AVCOL_PRI_BT709: return V4L2_COLORSPACE_REC709;
+	case AVCOL_PRI_SMPTE170M: return V4L2_COLORSPACE_SMPTE170M;
+	case AVCOL_PRI_BT470BG: return V4L2_COLORSPACE_470_SYSTEM_BG;
+	case AVCOL_PRI_BT470M: return V4L2_COLORSPACE_470_SYSTEM_M;
+	case AVCOL_PRI_SMPTE240M: return V4L2_COLORSPACE_SMPTE240M;
+	case AVCOL_PRI_BT2020: return V4L2_COLORSPACE_BT2020;
+	case AVCOL_PRI_SMPTE431: return V4L2_COLORSPACE_DCI_P3;
+	default: return 0;
+	}
+}
+
+static uint32_t v4l2_xfer_func(int trc)
+{
+	switch (trc) {
+	case AVCOL_TRC_BT709:
+	case AVCOL_TRC_SMPTE170M:
+	case AVCOL_TRC_BT2020_10:
+	case AVCOL_TRC_BT2020_12: return V4L2_XFER_FUNC_709;
+	case AVCOL_TRC_SMPTE240M: return V4L2_XFER_FUNC_SMPTE240M;
+	case AVCOL_TRC_IEC61966_2_1: return V4L2_XFER_FUNC_SRGB;
+	case AVCOL_TRC_LINEAR: return V4L2_XFER_FUNC_NONE;
+	case AVCOL_TRC_SMPTE2084: return V4L2_XFER_FUNC_SMPTE2084;
+	default: return 0;
+	}
+}
+
+static uint32_t v4l2_ycbcr_enc(int matrix)
+{
+	switch (matrix) {
+	case AVCOL_SPC_BT709: return V4L2_YCBCR_ENC_709;
+	case AVCOL_SPC_BT470BG:
+	case AVCOL_SPC_SMPTE170M: return V4L2_YCBCR_ENC_601;
+	case AVCOL_SPC_SMPTE240M: return V4L2_YCBCR_ENC_SMPTE240M;
+	case AVCOL_SPC_BT2020_NCL: return V4L2_YCBCR_ENC_BT2020;
+	case AVCOL_SPC_BT2020_CL: return V4L2_YCBCR_ENC_BT2020_CONST_LUM;
+	default: return 0;
+	}
+}
+
+struct dec_colorimetry dec_colorimetry_from_av(int primaries, int trc, int matrix, int range)
+{
+	return (struct dec_colorimetry){
+		.colorspace = v4l2_colorspace(primaries),
+		.xfer_func = v4l2_xfer_func(trc),
+		.ycbcr_enc = v4l2_ycbcr_enc(matrix),
+		.quantization = range == AVCOL_RANGE_JPEG   ? V4L2_QUANTIZATION_FULL_RANGE
+				: range == AVCOL_RANGE_MPEG ? V4L2_QUANTIZATION_LIM_RANGE
+							    : 0,
+	};
 }
 
 void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f)
@@ -154,12 +216,14 @@ void dec_fill_cap_fmt(const struct dec_cap_fmt *c, const struct dec_out_fmt *o,
 	p->height = c->height;
 	p->pixelformat = c->pixelformat;
 	p->field = V4L2_FIELD_NONE;
-	/* The OUTPUT's: a decoder passes colorimetry through (the spec's
-	 * "colorspace ... follow OUTPUT"), pixels are not converted. */
-	p->colorspace = o->colorspace;
-	p->ycbcr_enc = o->ycbcr_enc;
-	p->quantization = o->quantization;
-	p->xfer_func = o->xfer_func;
+	/* What the stream says, and for what it does not the OUTPUT's: a
+	 * decoder converts no pixels, so it passes colorimetry through (the
+	 * spec's "colorspace ... follow OUTPUT"; the client's is a guess where
+	 * the stream has one). */
+	p->colorspace = c->stream.colorspace ? c->stream.colorspace : o->colorspace;
+	p->ycbcr_enc = c->stream.ycbcr_enc ? c->stream.ycbcr_enc : o->ycbcr_enc;
+	p->quantization = c->stream.quantization ? c->stream.quantization : o->quantization;
+	p->xfer_func = c->stream.xfer_func ? c->stream.xfer_func : o->xfer_func;
 	p->num_planes = 1;
 	p->plane_fmt[0].sizeimage = c->sizeimage;
 	p->plane_fmt[0].bytesperline = c->bytesperline;

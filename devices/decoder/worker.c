@@ -529,6 +529,9 @@ static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint3
 			if (!finish)
 				post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
 			dec_cap_layout(ss->cap_fmt.pixelformat, fw, fh, &ss->cap_fmt);
+			ss->cap_fmt.stream = dec_colorimetry_from_av(fr->color_primaries,
+								     fr->color_trc, fr->colorspace,
+								     fr->color_range);
 			ss->cap_known = ss->parsed = true;
 			continue;
 		}
