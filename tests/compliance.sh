@@ -35,7 +35,9 @@
 # logs: BUILDDIR/meson-logs/compliance-DEVICE-PASS.log (when writable).
 # Needs v4l-utils, and root or unprivileged user namespaces (the namespace
 # is then a user + mount namespace).  VQMEDIA_MODE=benchmark
-# makes the camera fill buffers at once instead of at its frame rate.
+# makes the camera fill buffers at once instead of at its frame rate;
+# VQMEDIA_DECODER_THREADS=N gives the decoder N libavcodec threads instead
+# of one per CPU (a slower decoder, for trials).
 set -euo pipefail
 
 device=${1:?usage: $0 DEVICE [BUILDDIR]}

@@ -94,12 +94,12 @@ const void *dec_codec_decoder(const struct dec_codec *c);
 
 /* ---- formats.c ---- */
 
-/* The CAPTURE picture layout: one plane holding Y then chroma. */
 /* V4L2 colorimetry; a 0 field is not known (V4L2's DEFAULT values). */
 struct dec_colorimetry {
 	uint32_t colorspace, xfer_func, ycbcr_enc, quantization;
 };
 
+/* The CAPTURE picture layout: one plane holding Y then chroma. */
 struct dec_cap_fmt {
 	uint32_t pixelformat;     /* V4L2_PIX_FMT_NV12 / YUV420 */
 	uint32_t width, height;   /* frame buffer (coded, aligned) */

@@ -46,10 +46,13 @@ static uint64_t simple_next_deadline(void *state)
 }
 
 #ifdef GDRV_HAVE_DECODER
-/* libavcodec's own thread count (one per CPU); "cfg.threads = 0". */
+/* libavcodec's own thread count: one per CPU, or VQMEDIA_DECODER_THREADS
+ * (to try v4l2-compliance against a slower decoder). */
 static void *decoder_create(struct vmedia_config_space *config)
 {
-	struct vmedia_decoder *dec = vmedia_decoder_new(NULL);
+	const char *threads = getenv("VQMEDIA_DECODER_THREADS");
+	struct vmedia_decoder_config cfg = { .threads = threads ? (unsigned)atoi(threads) : 0 };
+	struct vmedia_decoder *dec = vmedia_decoder_new(&cfg);
 	if (dec)
 		*config = vmedia_decoder_config_space(dec);
 	return dec;
