@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,44 @@ Test(gdrv, a_control_event_makes_poll_report_pollpri)
 	gdrv_release(b);
 }
 
+struct later_ctrl {
+	struct gdrv_fd *f;
+	int value;
+};
+
+static void *set_ctrl_later(void *arg)
+{
+	struct later_ctrl *l = arg;
+	usleep(100 * 1000);
+	struct v4l2_control c = { .id = V4L2_CID_HUE, .value = l->value };
+	gdrv_ioctl(l->f, VIDIOC_S_CTRL, &c);
+	return NULL;
+}
+
+/* v4l2_event_dequeue()'s rule: DQEVENT waits on a blocking fd until an
+ * event is pending (another fd's S_CTRL here, 100 ms later), and says
+ * ENOENT at once on an O_NONBLOCK one. */
+Test(gdrv, dqevent_waits_unless_nonblocking)
+{
+	struct gdrv_fd *a = gdrv_claim(open_file("dqev.simple.vqmedia"));
+	int fb = open(PATH_, O_RDWR);
+	struct gdrv_fd *b = gdrv_claim(fb);
+	struct v4l2_event_subscription s = { .type = V4L2_EVENT_CTRL, .id = V4L2_CID_HUE };
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_SUBSCRIBE_EVENT, &s), 0);
+	struct v4l2_event ev;
+	fcntl(fb, F_SETFL, O_NONBLOCK);
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_DQEVENT, &ev), -ENOENT);
+	fcntl(fb, F_SETFL, 0);
+	struct later_ctrl l = { a, 77 };
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, set_ctrl_later, &l), 0);
+	cr_expect_eq(gdrv_ioctl(b, VIDIOC_DQEVENT, &ev), 0, "it waited for the event");
+	cr_expect_eq(ev.u.ctrl.value, 77);
+	pthread_join(t, NULL);
+	gdrv_release(a);
+	gdrv_release(b);
+}
+
 /* ---- read() I/O ---- */
 
 #define FRAME_BYTES (640 * 480 * 2) /* the default: 640x480 YUYV */
@@ -452,6 +491,7 @@ Test(gdrv, poll_only_shim_answers_poll_and_select_for_registered_fds_only)
 	struct v4l2_event_subscription sub = { .type = V4L2_EVENT_CTRL, .id = V4L2_CID_HUE };
 	cr_assert_eq(gdrv_ioctl(b, VIDIOC_SUBSCRIBE_EVENT, &sub), 0);
 	struct v4l2_event ev;
+	fcntl(fb, F_SETFL, O_NONBLOCK); /* a blocking DQEVENT would wait */
 	while (gdrv_ioctl(b, VIDIOC_DQEVENT, &ev) == 0)
 		; /* the subscription's initial event, if any */
 	struct v4l2_control ctl = { .id = V4L2_CID_HUE, .value = 45 };

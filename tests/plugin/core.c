@@ -5,7 +5,7 @@
  * model itself.
  *  - G/S_PRIORITY and the priority check of "set" ioctls (v4l2_prio_*): the
  *    core answers them, the device never sees them (PROTOCOL.md: ENOTTY).
- *  - DQBUF waits unless the fd is O_NONBLOCK, and EINVALs on a queue that
+ *  - DQBUF and DQEVENT wait unless the fd is O_NONBLOCK; DQBUF EINVALs on a queue that
  *    is not streaming (vb2's rule), since poll() on the file cannot wait for
  *    us.  While it waits, a real-time device is ticked at its deadlines and
  *    an asynchronous one (the decoder) is waited for on its wake fd, its
@@ -245,6 +245,23 @@ int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 	}
 }
 
+/* VIDIOC_DQEVENT waits on a blocking fd until an event is pending, as
+ * v4l2_event_dequeue() does (v4l2-compliance dequeues a decoder's first
+ * SOURCE_CHANGE so, right after STREAMON). */
+static int gdrv_dqevent(struct gdrv_fd *f, struct v4l2_event *ev)
+{
+	for (;;) {
+		uint64_t wait = gdrv_tick(f->d);
+		int r = vmedia_guest_dqevent(&f->d->g, f->sid, ev);
+		if (r != -ENOENT)
+			return r;
+		int fl = fcntl(f->fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			return r;
+		gdrv_wait(f->d, wait);
+	}
+}
+
 /* ---- the legacy crop ioctls (v4l2-ioctl.c's v4l_cropcap, v4l_g/s_crop) ----
  * The core answers CROPCAP, G_CROP and S_CROP from the driver's selection
  * ioctls, which the virtio-media driver has (it passes them to the device):
@@ -356,6 +373,8 @@ int gdrv_ioctl(struct gdrv_fd *f, unsigned long request, void *arg)
 		r = gdrv_dqbuf(f, arg);
 		if (r == 0 && d->m2m)
 			track_m2m(f, request, arg);
+	} else if (request == VIDIOC_DQEVENT) {
+		r = gdrv_dqevent(f, arg);
 	} else {
 		r = vmedia_guest_ioctl(&d->g, f->sid, request, arg);
 		if (r == 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The same guest driver (gdrv.h) without libv4l2 in the way: an LD_PRELOAD
- * shim that interposes ioctl, read, write, close and epoll_ctl, so a
+ * shim that interposes ioctl, read, write, close and epoll, so a
  * program that calls them directly (v4l2-compliance without -w) talks to
  * our device as it would to a kernel driver.  libv4l2 1.22 changes what a
  * program sees (it refuses USERPTR on capture queues, drops a STREAMOFF it
@@ -12,9 +12,9 @@
  * guest driver (MMAP / MUNMAP commands, then the shared memory), so the
  * device judges the offsets as it would in a VM.  poll and select ask the
  * driver's poll (so POLLPRI means an event, and a real-time device's frame
- * is waited for); epoll cannot watch a regular file at all, so a claimed fd
- * is watched through an eventfd that is always readable and writable, the
- * plain file's "always ready" (DQBUF then says EAGAIN until a frame is due).
+ * is waited for); epoll cannot watch a regular file at all, so the shim
+ * keeps a claimed fd's epoll registrations and epoll_wait() asks the
+ * driver's poll for them (the epoll part below), as the kernel would.
  *
  * The guest driver itself calls close, mmap and munmap (its shared memory,
  * its backing file): `inside` sends those straight to the kernel, and keeps
@@ -44,7 +44,6 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -62,7 +61,6 @@ struct claimed {
 	struct gdrv_fd *f; /* claimed here; NULL for an fd the plugin registered */
 	void *priv;        /* what poll is asked with */
 	poll_fn poll;      /* NULL: the slot is free */
-	int pollfd;        /* eventfd standing in for the file in epoll sets */
 };
 
 static struct claimed fds[MAX_FDS];
@@ -111,7 +109,7 @@ static struct claimed *claim(int fd)
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&fds_lock);
-	fds[fd] = (struct claimed){ f, f, own_poll, -1 };
+	fds[fd] = (struct claimed){ f, f, own_poll };
 	pthread_mutex_unlock(&fds_lock);
 	return &fds[fd];
 }
@@ -125,12 +123,8 @@ __attribute__((visibility("default"))) int vqmedia_preload_register_poll(int fd,
 	if (!poll_only || fd < 0 || fd >= MAX_FDS || !poll)
 		return -1;
 	pthread_mutex_lock(&fds_lock);
-	/* A slot never used is all zeros: its pollfd 0 is nobody's. */
-	int pfd = fds[fd].poll ? fds[fd].pollfd : -1;
-	fds[fd] = (struct claimed){ NULL, priv, poll, -1 };
+	fds[fd] = (struct claimed){ NULL, priv, poll };
 	pthread_mutex_unlock(&fds_lock);
-	if (pfd >= 0)
-		syscall(SYS_close, pfd);
 	return 0;
 }
 
@@ -140,12 +134,9 @@ __attribute__((visibility("default"))) void vqmedia_preload_unregister_poll(int 
 	if (fd < 0 || fd >= MAX_FDS)
 		return;
 	pthread_mutex_lock(&fds_lock);
-	int pfd = fds[fd].f || !fds[fd].poll ? -1 : fds[fd].pollfd;
 	if (!fds[fd].f)
-		fds[fd] = (struct claimed){ NULL, NULL, NULL, -1 };
+		fds[fd] = (struct claimed){ NULL, NULL, NULL };
 	pthread_mutex_unlock(&fds_lock);
-	if (pfd >= 0)
-		syscall(SYS_close, pfd);
 }
 
 int ioctl(int fd, unsigned long request, ...)
@@ -194,36 +185,92 @@ ssize_t write(int fd, const void *buf, size_t n)
 	return syscall(SYS_write, fd, buf, n);
 }
 
+static void unwatch(int fd);
+
 int close(int fd)
 {
 	struct claimed *c = inside ? NULL : lookup_own(fd);
 	if (c) {
 		pthread_mutex_lock(&fds_lock);
 		struct gdrv_fd *f = c->f;
-		int pfd = c->pollfd;
-		*c = (struct claimed){ NULL, NULL, NULL, -1 };
+		*c = (struct claimed){ NULL, NULL, NULL };
 		pthread_mutex_unlock(&fds_lock);
 		inside++;
 		gdrv_release(f);
 		inside--;
-		if (pfd >= 0)
-			syscall(SYS_close, pfd);
 	}
+	if (!inside)
+		unwatch(fd);
 	return (int)syscall(SYS_close, fd);
+}
+
+/* ---- epoll ----
+ * The kernel cannot watch a regular file, so a claimed fd's registrations
+ * are kept here, and epoll_wait() on a set holding any polls the driver for
+ * them (with the set's own fd for the rest, which stay the kernel's).
+ * Level-triggered, as v4l2-compliance and libv4l2's users use it; EPOLLET
+ * and EPOLLONESHOT are taken as level-triggered. */
+
+#define MAX_WATCHES 64
+
+struct watch {
+	int epfd, fd; /* epfd 0 (never an epoll set here: stdin) marks a free slot */
+	struct epoll_event ev;
+};
+
+static struct watch watches[MAX_WATCHES];
+static int nwatches;
+
+/* @fd's registration in @epfd; with @epfd 0, a free slot. */
+static struct watch *find_watch(int epfd, int fd)
+{
+	for (int i = 0; i < MAX_WATCHES; i++)
+		if (watches[i].epfd == epfd && (!epfd || watches[i].fd == fd))
+			return &watches[i];
+	return NULL;
+}
+
+/* @fd closed: its registrations go, and a closed set's own. */
+static void unwatch(int fd)
+{
+	pthread_mutex_lock(&fds_lock);
+	for (int i = 0; nwatches && i < MAX_WATCHES; i++)
+		if (watches[i].epfd && (watches[i].fd == fd || watches[i].epfd == fd)) {
+			watches[i].epfd = 0;
+			nwatches--;
+		}
+	pthread_mutex_unlock(&fds_lock);
 }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	struct claimed *c = lookup(fd);
-	if (c) {
-		pthread_mutex_lock(&fds_lock);
-		if (c->pollfd < 0) {
-			c->pollfd = eventfd(1, EFD_CLOEXEC); /* readable; writable while < max */
-		}
-		fd = c->pollfd;
-		pthread_mutex_unlock(&fds_lock);
+	if (!lookup(fd) || epfd <= 0)
+		return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+	int err = 0;
+	pthread_mutex_lock(&fds_lock);
+	struct watch *w = find_watch(epfd, fd);
+	if (op == EPOLL_CTL_ADD) {
+		if (w)
+			err = EEXIST;
+		else if (!ev)
+			err = EFAULT;
+		else if (!(w = find_watch(0, 0)))
+			err = ENOSPC;
+		else
+			*w = (struct watch){ epfd, fd, *ev }, nwatches++;
+	} else if (!w) {
+		err = ENOENT;
+	} else if (op == EPOLL_CTL_DEL) {
+		w->epfd = 0;
+		nwatches--;
+	} else if (op == EPOLL_CTL_MOD && ev) {
+		w->ev = *ev;
+	} else {
+		err = EINVAL;
 	}
-	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+	pthread_mutex_unlock(&fds_lock);
+	errno = err;
+	return err ? -1 : 0;
 }
 
 /* ---- mmap ---- */
@@ -379,6 +426,59 @@ static int shim_poll(struct pollfd *p, nfds_t n, int timeout)
 int poll(struct pollfd *p, nfds_t n, int timeout)
 {
 	return shim_poll(p, n, timeout);
+}
+
+/* epoll_wait() on a set holding claimed fds: the driver's poll for those,
+ * the kernel's set (its own fd, readable when any of the rest is ready) for
+ * the others.  Event bits are poll's. */
+static int watched_wait(int epfd, struct epoll_event *out, int max, int timeout)
+{
+	struct pollfd p[MAX_WATCHES + 1];
+	epoll_data_t data[MAX_WATCHES];
+	nfds_t n = 0;
+	pthread_mutex_lock(&fds_lock);
+	for (int i = 0; i < MAX_WATCHES; i++)
+		if (watches[i].epfd == epfd && epfd) {
+			p[n] = (struct pollfd){ .fd = watches[i].fd, .events = (short)watches[i].ev.events };
+			data[n++] = watches[i].ev.data;
+		}
+	pthread_mutex_unlock(&fds_lock);
+	if (!n)
+		return (int)syscall(SYS_epoll_pwait, epfd, out, max, timeout, NULL, 8);
+	if (max <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	p[n] = (struct pollfd){ .fd = epfd, .events = POLLIN };
+	int r = shim_poll(p, n + 1, timeout);
+	if (r < 0)
+		return r;
+	int k = 0;
+	for (nfds_t i = 0; i < n && k < max; i++)
+		if (p[i].revents)
+			out[k++] = (struct epoll_event){ .events = (uint16_t)p[i].revents,
+							 .data = data[i] };
+	if (k < max && (p[n].revents & POLLIN)) {
+		int m = (int)syscall(SYS_epoll_pwait, epfd, out + k, max - k, 0, NULL, 8);
+		if (m > 0)
+			k += m;
+	}
+	return k;
+}
+
+int epoll_wait(int epfd, struct epoll_event *out, int max, int timeout)
+{
+	if (inside || !nwatches)
+		return (int)syscall(SYS_epoll_pwait, epfd, out, max, timeout, NULL, 8);
+	return watched_wait(epfd, out, max, timeout);
+}
+
+/* The signal mask is not modelled: applications here pass NULL. */
+int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout, const sigset_t *mask)
+{
+	if (inside || !nwatches)
+		return (int)syscall(SYS_epoll_pwait, epfd, out, max, timeout, mask, 8);
+	return watched_wait(epfd, out, max, timeout);
 }
 
 /* select() on top of poll(), with select's mapping of poll bits. */
