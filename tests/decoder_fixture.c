@@ -27,10 +27,15 @@ static uint64_t now_ms(void)
 
 void dp_init(struct dp *d, unsigned threads)
 {
+	dp_init_cfg(d, &(struct vmedia_decoder_config){ .threads = threads });
+}
+
+void dp_init_cfg(struct dp *d, const struct vmedia_decoder_config *cfg)
+{
 	memset(d, 0, sizeof(*d));
 	/* Bad-input tests make libavcodec complain on every frame. */
 	av_log_set_level(AV_LOG_FATAL);
-	d->dec = vmedia_decoder_new(&(struct vmedia_decoder_config){ .threads = threads });
+	d->dec = vmedia_decoder_new(cfg);
 	cr_assert_not_null(d->dec);
 	struct media_pair_opts o = {
 		.ops = &vmedia_decoder_ops,

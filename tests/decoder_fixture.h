@@ -39,6 +39,7 @@ struct dp {
 };
 
 void dp_init(struct dp *d, unsigned threads);
+void dp_init_cfg(struct dp *d, const struct vmedia_decoder_config *cfg);
 void dp_destroy(struct dp *d);
 uint32_t dp_open(struct dp *d);
 int dp_ioctl(struct dp *d, uint32_t id, unsigned long req, void *arg);

@@ -143,6 +143,42 @@ Test(flow, vp9_nv12_md5)
 	decode_and_check(V4L2_PIX_FMT_VP9, "ivf", VP9_ARGS, V4L2_PIX_FMT_NV12, 0);
 }
 
+/* A client starting a stream may give no more data until the source
+ * change (v4l2-compliance gives two buffers).  Here the whole stream is
+ * two pictures: the parser can hand over the first only, which the
+ * decoder's frame threads keep back; the format is announced anyway. */
+Test(flow, source_change_before_the_first_picture_is_out)
+{
+	struct stream s;
+	stream_load(&s, "h264", SRC("320x240", 2) "-c:v libx264 -g 1 -bf 0", "yuv420p", 0);
+	struct dd dd;
+	dd_start(&dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP, 0, 4);
+	dd_feed_units(&dd, &s.u, 0, s.u.n);
+	struct v4l2_event ev;
+	int got = -ENOENT;
+	for (int i = 0; i < 100 && got; i++) {
+		dp_pump(&D, 20);
+		got = vmedia_guest_dqevent(&D.p.g, ID, &ev);
+	}
+	cr_assert_eq(got, 0, "no source change from the data given");
+	cr_assert_eq(ev.type, V4L2_EVENT_SOURCE_CHANGE);
+	struct v4l2_format f = { .type = CAP_MP };
+	cr_assert_eq(dp_ioctl(&D, ID, VIDIOC_G_FMT, &f), 0);
+	cr_expect_eq(f.fmt.pix_mp.width, 320);
+	cr_expect_eq(f.fmt.pix_mp.height, 240);
+	dd.source_changes = 1;
+	dd_end(&dd);
+	stream_free(&s);
+}
+
+/* A stream started again from scratch (both queues stopped and freed) is
+ * Initialization again: its format is announced again, same as it is. */
+Test(flow, source_change_again_for_a_new_stream)
+{
+	for (int run = 0; run < 2; run++)
+		decode_and_check(V4L2_PIX_FMT_H264, "h264", H264_ARGS, V4L2_PIX_FMT_YUV420, 0);
+}
+
 /* Decode @args just far enough for the CAPTURE format; return it. */
 static struct v4l2_pix_format_mplane stream_cap_fmt(const char *args)
 {

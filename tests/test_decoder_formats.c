@@ -82,6 +82,31 @@ Test(formats, enum_raw_formats)
 	cr_expect_eq(io(VIDIOC_ENUM_FMT, &fd), -EINVAL);
 }
 
+/* vmedia_decoder_config.codecs: those formats only, in the device's own
+ * order; TRY_FMT of another falls back to the first of them. */
+Test(formats, offered_codecs_are_the_configured_ones)
+{
+	static const uint32_t only[] = { V4L2_PIX_FMT_VP8, V4L2_PIX_FMT_H264, 0 };
+	struct dp d2;
+	dp_init_cfg(&d2, &(struct vmedia_decoder_config){ .threads = 1, .codecs = only });
+	uint32_t id = dp_open(&d2);
+	struct v4l2_fmtdesc fd = { .type = OUT_MP, .index = 0 };
+	cr_assert_eq(dp_ioctl(&d2, id, VIDIOC_ENUM_FMT, &fd), 0);
+	cr_expect_eq(fd.pixelformat, V4L2_PIX_FMT_H264);
+	fd = (struct v4l2_fmtdesc){ .type = OUT_MP, .index = 1 };
+	cr_assert_eq(dp_ioctl(&d2, id, VIDIOC_ENUM_FMT, &fd), 0);
+	cr_expect_eq(fd.pixelformat, V4L2_PIX_FMT_VP8);
+	fd = (struct v4l2_fmtdesc){ .type = OUT_MP, .index = 2 };
+	cr_expect_eq(dp_ioctl(&d2, id, VIDIOC_ENUM_FMT, &fd), -EINVAL);
+	struct v4l2_format f = { .type = OUT_MP };
+	f.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_HEVC;
+	cr_assert_eq(dp_ioctl(&d2, id, VIDIOC_TRY_FMT, &f), 0);
+	cr_expect_eq(f.fmt.pix_mp.pixelformat, V4L2_PIX_FMT_H264, "not offered: the first one");
+	struct v4l2_frmsizeenum fs = { .pixel_format = V4L2_PIX_FMT_HEVC };
+	cr_expect_eq(dp_ioctl(&d2, id, VIDIOC_ENUM_FRAMESIZES, &fs), -EINVAL);
+	dp_destroy(&d2);
+}
+
 Test(formats, framesizes_stepwise)
 {
 	struct v4l2_frmsizeenum fs = { .index = 0, .pixel_format = V4L2_PIX_FMT_H264 };

@@ -397,6 +397,11 @@ int dec_streamon(struct vmedia_session *s, int *type)
 	}
 	q->streaming = true;
 	q->sequence = 0;
+	/* OUTPUT streaming with no CAPTURE stream is the spec's
+	 * Initialization: the stream's format is announced (SOURCE_CHANGE)
+	 * once found, even if an earlier stream had the same. */
+	if (is_output(q) && !ss->q[1].streaming)
+		ss->parsed = false;
 	if (is_output(q))
 		dec_return_jobs(ss, NULL);
 	dec_kick(ss);

@@ -24,6 +24,8 @@ static const struct dec_codec all[] = {
 	{ V4L2_PIX_FMT_MPEG2, AV_CODEC_ID_MPEG2VIDEO, NULL, "MPEG-2 ES", true },
 };
 #define NALL (sizeof(all) / sizeof(all[0]))
+_Static_assert(NALL <= sizeof(((struct dec_codecs *)0)->c) / sizeof(((struct dec_codecs *)0)->c[0]),
+	       "struct dec_codecs holds every format");
 
 static const struct dec_codec *avail[NALL];
 static const AVCodec *decoders[NALL];
@@ -43,28 +45,40 @@ static void probe(void)
 	}
 }
 
-unsigned dec_codecs_count(void)
+static bool listed(const uint32_t *only, uint32_t fourcc)
+{
+	for (; *only; only++)
+		if (*only == fourcc)
+			return true;
+	return false;
+}
+
+void dec_codecs_init(struct dec_codecs *set, const uint32_t *only)
 {
 	pthread_once(&once, probe);
-	return navail;
+	set->n = 0;
+	for (unsigned i = 0; i < navail; i++)
+		if (!only || listed(only, avail[i]->fourcc))
+			set->c[set->n++] = avail[i];
 }
 
-const struct dec_codec *dec_codec_at(unsigned i)
+const struct dec_codec *dec_codec_at(const struct dec_codecs *set, unsigned i)
 {
-	return i < dec_codecs_count() ? avail[i] : NULL;
+	return i < set->n ? set->c[i] : NULL;
 }
 
-const struct dec_codec *dec_codec_find(uint32_t fourcc)
+const struct dec_codec *dec_codec_find(const struct dec_codecs *set, uint32_t fourcc)
 {
-	for (unsigned i = 0; i < dec_codecs_count(); i++)
-		if (avail[i]->fourcc == fourcc)
-			return avail[i];
+	for (unsigned i = 0; i < set->n; i++)
+		if (set->c[i]->fourcc == fourcc)
+			return set->c[i];
 	return NULL;
 }
 
 const void *dec_codec_decoder(const struct dec_codec *c)
 {
-	for (unsigned i = 0; i < dec_codecs_count(); i++)
+	pthread_once(&once, probe);
+	for (unsigned i = 0; i < navail; i++)
 		if (avail[i] == c)
 			return decoders[i];
 	return NULL;

@@ -37,7 +37,9 @@ struct vmedia_decoder *vmedia_decoder_new(const struct vmedia_decoder_config *cf
 	dec->watch = -1;
 	pthread_mutex_init(&dec->mu, NULL);
 	dec->done_tail = &dec->done;
-	dec_codecs_count(); /* probe libavcodec once, here rather than mid-command */
+	/* libavcodec is probed here rather than mid-command. */
+	dec_codecs_init(&dec->codecs, dec->cfg.codecs);
+	dec->cfg.codecs = NULL; /* not kept, as card */
 	return dec;
 }
 
@@ -269,7 +271,7 @@ static int dec_open(struct vmedia_session *s)
 	ss->dec = dec;
 	pthread_mutex_init(&ss->mu, NULL);
 	pthread_cond_init(&ss->cv, NULL);
-	dec_out_fmt_default(&ss->out_fmt);
+	dec_out_fmt_default(&dec->codecs, &ss->out_fmt);
 	dec_cap_placeholder(V4L2_PIX_FMT_NV12, 0, 0, &ss->cap_fmt);
 	ss->cap_known = true;
 	ss->q[0].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
@@ -313,13 +315,13 @@ static void dec_close(struct vmedia_session *s)
 static int dec_enum_fmt_hook(struct vmedia_session *s, struct v4l2_fmtdesc *d)
 {
 	(void)s;
-	return dec_enum_fmt(d);
+	return dec_enum_fmt(&((struct dec_session *)s->priv)->dec->codecs, d);
 }
 
 static int dec_enum_framesizes_hook(struct vmedia_session *s, struct v4l2_frmsizeenum *fs)
 {
 	(void)s;
-	return dec_enum_framesizes(fs);
+	return dec_enum_framesizes(&((struct dec_session *)s->priv)->dec->codecs, fs);
 }
 
 /* CAPTURE before the stream gave a size: the placeholder (formats.c), as
@@ -362,7 +364,7 @@ static int dec_try_fmt(struct vmedia_session *s, struct v4l2_format *f)
 {
 	struct dec_session *ss = s->priv;
 	if (f->type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
-		return dec_try_out_fmt(f, NULL);
+		return dec_try_out_fmt(&ss->dec->codecs, f, NULL);
 	if (f->type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
 		return -EINVAL;
 	pthread_mutex_lock(&ss->mu);
@@ -379,7 +381,7 @@ static int dec_s_fmt(struct vmedia_session *s, struct v4l2_format *f)
 	pthread_mutex_lock(&ss->mu);
 	if (f->type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
 		struct dec_out_fmt o;
-		r = dec_try_out_fmt(f, &o);
+		r = dec_try_out_fmt(&ss->dec->codecs, f, &o);
 		if (!r && ss->q[0].nbufs)
 			r = -EBUSY;
 		if (!r) {

@@ -85,12 +85,32 @@ struct dec_codec {
 	bool parse;               /* a libavcodec parser splits an arbitrary byte stream */
 };
 
-/* The available coded formats, in ENUM_FMT order (computed once). */
-unsigned dec_codecs_count(void);
-const struct dec_codec *dec_codec_at(unsigned i);
-const struct dec_codec *dec_codec_find(uint32_t fourcc);
+/* The coded formats one device offers, in ENUM_FMT order. */
+struct dec_codecs {
+	const struct dec_codec *c[8];
+	unsigned n;
+};
+
+/* Those this libavcodec decodes (probed once per process), and of them
+ * only the fourccs in the 0-terminated @only when it is not NULL. */
+void dec_codecs_init(struct dec_codecs *set, const uint32_t *only);
+const struct dec_codec *dec_codec_at(const struct dec_codecs *set, unsigned i);
+const struct dec_codec *dec_codec_find(const struct dec_codecs *set, uint32_t fourcc);
 /* The libavcodec decoder (const AVCodec *) for @c. */
 const void *dec_codec_decoder(const struct dec_codec *c);
+
+/* ---- probe.c: the stream's format ahead of the frame threads ---- */
+
+struct AVFrame;
+struct AVPacket;
+struct dec_probe;
+
+/* A one-thread decoder of @codec (a const AVCodec *), or NULL. */
+struct dec_probe *dec_probe_open(const void *codec);
+/* Feed @pkt; the first picture, once there is one (the probe's until the
+ * next call), else NULL. */
+const struct AVFrame *dec_probe_feed(struct dec_probe *p, const struct AVPacket *pkt);
+void dec_probe_close(struct dec_probe *p); /* NULL: nothing */
 
 /* ---- formats.c ---- */
 
@@ -120,7 +140,7 @@ struct dec_out_fmt {
 	uint32_t sizeimage;
 };
 
-void dec_out_fmt_default(struct dec_out_fmt *f);
+void dec_out_fmt_default(const struct dec_codecs *set, struct dec_out_fmt *f);
 /* The layout for a picture of @vis_w x @vis_h in @pixelformat. */
 void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f);
 /* The colorimetry libavcodec found in the stream (AVCOL_* values of a
@@ -131,10 +151,11 @@ struct dec_colorimetry dec_colorimetry_from_av(int primaries, int trc, int matri
 void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f);
 bool dec_cap_pixfmt_ok(uint32_t pixelformat);
 
-int dec_enum_fmt(struct v4l2_fmtdesc *d);
-int dec_enum_framesizes(struct v4l2_frmsizeenum *fs);
+int dec_enum_fmt(const struct dec_codecs *set, struct v4l2_fmtdesc *d);
+int dec_enum_framesizes(const struct dec_codecs *set, struct v4l2_frmsizeenum *fs);
 /* TRY on OUTPUT: fill @f, and @out if not NULL. */
-int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out);
+int dec_try_out_fmt(const struct dec_codecs *set, struct v4l2_format *f,
+		    struct dec_out_fmt *out);
 void dec_fill_out_fmt(const struct dec_out_fmt *o, struct v4l2_format *f);
 /* CAPTURE: the layout @c with its stream's colorimetry, and for what that
  * leaves unknown the OUTPUT format @o's. */
@@ -238,6 +259,7 @@ struct dec_session {
 struct vmedia_decoder {
 	struct vmedia_decoder_config cfg;
 	char card[VMEDIA_CARD_SIZE];
+	struct dec_codecs codecs;    /* what this device offers */
 	struct vmedia_device *dev;   /* the runner, learned at the first open */
 	struct dec_session *sessions;
 	unsigned nsessions;

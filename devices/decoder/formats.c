@@ -128,9 +128,9 @@ void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct de
 	dec_cap_layout(pixelformat, w, h, f);
 }
 
-void dec_out_fmt_default(struct dec_out_fmt *f)
+void dec_out_fmt_default(const struct dec_codecs *set, struct dec_out_fmt *f)
 {
-	const struct dec_codec *c = dec_codec_at(0);
+	const struct dec_codec *c = dec_codec_at(set, 0);
 	f->pixelformat = c ? c->fourcc : V4L2_PIX_FMT_H264;
 	f->width = DEC_PLACEHOLDER_W;
 	f->height = DEC_PLACEHOLDER_H;
@@ -147,11 +147,11 @@ static void set_desc(struct v4l2_fmtdesc *d, const char *desc)
 	strncpy((char *)d->description, desc, sizeof(d->description) - 1);
 }
 
-int dec_enum_fmt(struct v4l2_fmtdesc *d)
+int dec_enum_fmt(const struct dec_codecs *set, struct v4l2_fmtdesc *d)
 {
 	uint32_t index = d->index, type = d->type;
 	if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE) {
-		const struct dec_codec *c = dec_codec_at(index);
+		const struct dec_codec *c = dec_codec_at(set, index);
 		if (!c)
 			return -EINVAL;
 		memset(d, 0, sizeof(*d));
@@ -176,10 +176,10 @@ int dec_enum_fmt(struct v4l2_fmtdesc *d)
 
 /* Any size in the range, coded or raw: the decoder scales nothing, so the
  * stream decides and these are its limits. */
-int dec_enum_framesizes(struct v4l2_frmsizeenum *fs)
+int dec_enum_framesizes(const struct dec_codecs *set, struct v4l2_frmsizeenum *fs)
 {
 	uint32_t index = fs->index, pf = fs->pixel_format;
-	if (index != 0 || (!dec_codec_find(pf) && !dec_cap_pixfmt_ok(pf)))
+	if (index != 0 || (!dec_codec_find(set, pf) && !dec_cap_pixfmt_ok(pf)))
 		return -EINVAL;
 	memset(fs, 0, sizeof(*fs));
 	fs->pixel_format = pf;
@@ -229,13 +229,14 @@ void dec_fill_cap_fmt(const struct dec_cap_fmt *c, const struct dec_out_fmt *o,
 	p->plane_fmt[0].bytesperline = c->bytesperline;
 }
 
-int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out)
+int dec_try_out_fmt(const struct dec_codecs *set, struct v4l2_format *f,
+		    struct dec_out_fmt *out)
 {
 	if (f->type != V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
 		return -EINVAL;
-	const struct dec_codec *c = dec_codec_find(f->fmt.pix_mp.pixelformat);
+	const struct dec_codec *c = dec_codec_find(set, f->fmt.pix_mp.pixelformat);
 	if (!c)
-		c = dec_codec_at(0);
+		c = dec_codec_at(set, 0);
 	if (!c)
 		return -EINVAL;
 	struct dec_out_fmt o;
@@ -243,7 +244,7 @@ int dec_try_out_fmt(struct v4l2_format *f, struct dec_out_fmt *out)
 	/* Colorimetry as given when it names a known value, else the default
 	 * (0 included: "DEFAULT" would leave CAPTURE saying nothing). */
 	struct dec_out_fmt def;
-	dec_out_fmt_default(&def);
+	dec_out_fmt_default(set, &def);
 	const struct v4l2_pix_format_mplane *in = &f->fmt.pix_mp;
 	o.colorspace = in->colorspace && in->colorspace <= V4L2_COLORSPACE_DCI_P3 ? in->colorspace
 										: def.colorspace;

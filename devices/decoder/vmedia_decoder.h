@@ -43,6 +43,11 @@ extern "C" {
 struct vmedia_decoder_config {
 	unsigned threads;   /* libavcodec threads per session; 0: one per online CPU */
 	const char *card;   /* config space card name; NULL: "vqmedia decoder" */
+	/* The coded formats to offer (V4L2 fourccs, 0-terminated), of those
+	 * this libavcodec decodes, in this libavcodec-independent order: H264,
+	 * HEVC, VP8, VP9, AV01, MPG2.  NULL: every one it decodes.  Read at
+	 * vmedia_decoder_new() only. */
+	const uint32_t *codecs;
 };
 
 struct vmedia_decoder; /* opaque device state */

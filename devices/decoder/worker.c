@@ -75,6 +75,7 @@ struct dec_worker {
 	AVPacket *pkt;
 	AVFrame *frame;
 	struct SwsContext *sws;
+	struct dec_probe *probe; /* while the stream's format is not announced */
 	size_t parser_pending;
 	/* The parser gives a piece's pts to the first frame starting in it
 	 * only; later frames starting in the same piece share it (the spec:
@@ -334,8 +335,15 @@ void dec_zc_reap(struct dec_session *ss)
 
 /* ---- decoder and parser ---- */
 
+static void close_probe(struct dec_worker *w)
+{
+	dec_probe_close(w->probe);
+	w->probe = NULL;
+}
+
 static void close_decoder(struct dec_worker *w)
 {
+	close_probe(w);
 	avcodec_free_context(&w->ctx);
 	avcodec_free_context(&w->pctx);
 	if (w->parser)
@@ -497,13 +505,30 @@ static bool post_last_locked(struct dec_session *ss, uint32_t event)
 	return true;
 }
 
+static bool describable(const AVFrame *fr)
+{
+	return fr->width >= 1 && fr->height >= 1 && fr->width <= DEC_MAX_DIM &&
+	       fr->height <= DEC_MAX_DIM;
+}
+
+/* The stream's format, from a picture of it: CAPTURE's layout for its
+ * size, and its colorimetry.  Caller holds ss->mu and posts the event. */
+static void take_format_locked(struct dec_session *ss, const AVFrame *fr)
+{
+	dec_cap_layout(ss->cap_fmt.pixelformat, (uint32_t)fr->width, (uint32_t)fr->height,
+		       &ss->cap_fmt);
+	ss->cap_fmt.stream = dec_colorimetry_from_av(fr->color_primaries, fr->color_trc,
+						     fr->colorspace, fr->color_range);
+	ss->cap_known = ss->parsed = true;
+}
+
 /* Put one decoded picture out, waiting for what it needs.  Returns OK
  * (also when the picture was dropped) or ABORT. */
 static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint32_t gen)
 {
+	if (!describable(fr))
+		return OK; /* no picture */
 	uint32_t fw = (uint32_t)fr->width, fh = (uint32_t)fr->height;
-	if (fw < 1 || fh < 1 || fw > DEC_MAX_DIM || fh > DEC_MAX_DIM)
-		return OK; /* cannot be described: no picture */
 	int64_t pts = fr->pts != AV_NOPTS_VALUE ? fr->pts : fr->best_effort_timestamp;
 	bool corrupt = (fr->flags & AV_FRAME_FLAG_CORRUPT) || fr->decode_error_flags;
 	struct dec_queue *cq = &ss->q[1];
@@ -528,11 +553,7 @@ static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint3
 			}
 			if (!finish)
 				post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
-			dec_cap_layout(ss->cap_fmt.pixelformat, fw, fh, &ss->cap_fmt);
-			ss->cap_fmt.stream = dec_colorimetry_from_av(fr->color_primaries,
-								     fr->color_trc, fr->colorspace,
-								     fr->color_range);
-			ss->cap_known = ss->parsed = true;
+			take_format_locked(ss, fr);
 			continue;
 		}
 		if (ss->stopped || !cq->streaming) {
@@ -591,11 +612,41 @@ static int receive_all(struct dec_session *ss, struct dec_worker *w, uint32_t ge
 	}
 }
 
+/* During Initialization (no CAPTURE stream, the format not yet announced),
+ * @pkt also goes to the probe (probe.c), whose first picture announces the
+ * format; otherwise the probe goes. */
+static void probe(struct dec_session *ss, struct dec_worker *w, const AVPacket *pkt,
+		  uint32_t gen)
+{
+	pthread_mutex_lock(&ss->mu);
+	bool wanted = !ss->parsed && !ss->q[1].streaming && !aborted_locked(ss, gen);
+	pthread_mutex_unlock(&ss->mu);
+	if (!wanted || !pkt->size) {
+		close_probe(w);
+		return;
+	}
+	/* Without one, the decoder's first picture announces the format. */
+	if (!w->probe && !(w->probe = dec_probe_open(dec_codec_decoder(w->codec))))
+		return;
+	const AVFrame *fr = dec_probe_feed(w->probe, pkt);
+	if (!fr)
+		return;
+	pthread_mutex_lock(&ss->mu);
+	if (describable(fr) && !ss->parsed && !ss->q[1].streaming && !aborted_locked(ss, gen)) {
+		post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
+		take_format_locked(ss, fr);
+	}
+	pthread_mutex_unlock(&ss->mu);
+	close_probe(w);
+}
+
 /* Send w->pkt (NULL data: drain), taking pictures out as needed.
  * Returns OK, ABORT or -2 (error). */
 static int send(struct dec_session *ss, struct dec_worker *w, AVPacket *pkt, uint32_t gen)
 {
 	int err = OK;
+	if (pkt)
+		probe(ss, w, pkt, gen);
 	for (int tries = 0;; tries++) {
 		int r = avcodec_send_packet(w->ctx, pkt);
 		int n = receive_all(ss, w, gen, NULL);
@@ -739,6 +790,7 @@ static void *run(void *arg)
 				avcodec_flush_buffers(w->ctx);
 				reset_parser(w);
 			}
+			close_probe(w);
 			pthread_mutex_lock(&ss->mu);
 			continue;
 		}
@@ -756,7 +808,7 @@ static void *run(void *arg)
 		/* Its buffer goes back now if it has not yet (the bounds held
 		 * it), and room is made for those queued behind it. */
 		dec_return_jobs(ss, j);
-		const struct dec_codec *c = dec_codec_find(ss->out_fmt.pixelformat);
+		const struct dec_codec *c = dec_codec_find(&ss->dec->codecs, ss->out_fmt.pixelformat);
 		pthread_mutex_unlock(&ss->mu);
 
 		int r;
