@@ -109,6 +109,14 @@ DECODER_W_USERPTR_MMAP=(
 )
 decoder_w_userptr=0
 
+# The decoder, both routes: v4l2-compliance 1.22.1's testDecoder() wants
+# every stateful decoder to be a media controller entity of function
+# MEDIA_ENT_F_PROC_VIDEO_DECODER, with or without a media device.  Later
+# v4l-utils check that only when the node has a media device (node->has_media);
+# the virtio-media driver registers none, nor does our guest driver.
+DECODER_NO_MEDIA="v4l2-test-codecs.cpp(104): node->function != MEDIA_ENT_F_PROC_VIDEO_DECODER"
+decoder_no_media=0
+
 status=0
 # run_pass NAME ROUTE COMMAND...: any failure or warning fails the pass;
 # ROUTE=libv4l2 lets LIBV4L2_ARTIFACT through (and only that).
@@ -140,6 +148,9 @@ run_pass() {
 		line=${line#"${line%%[![:space:]]*}"}
 		if [ "$route" = libv4l2 ] && [ "$line" = "fail: $LIBV4L2_ARTIFACT" ]; then
 			echo "   libv4l2 1.22.1 artifact (vivid fails it too): $line"
+			artifacts=1
+		elif [ $decoder_no_media = 1 ] && [ "$line" = "fail: $DECODER_NO_MEDIA" ]; then
+			echo "   v4l2-compliance 1.22.1 artifact (no media device; later versions skip it): $line"
 			artifacts=1
 		elif [ "$route" = libv4l2 ] && [ $decoder_w_userptr = 1 ] &&
 		     { [ "$line" = "fail: ${DECODER_W_USERPTR_MMAP[0]}" ] ||
@@ -173,27 +184,16 @@ decoder)
 	# raw-to-raw M2M devices.  A healthy pass takes seconds: a stall is cut
 	# short rather than waited out.
 	#
-	# The stream is shaped by how v4l2-compliance 1.22.1 streams:
-	# - every OUTPUT buffer it queues is full: sizeimage bytes (1 MiB, the
-	#   decoder's default) read from the file, which restarts at its end;
-	# - its blocking loop dequeues one OUTPUT buffer, then waits for one
-	#   CAPTURE buffer, and so on for 58 rounds; its select/epoll loops stop
-	#   only if a CAPTURE buffer is ready when the last OUTPUT one comes back.
-	# So a buffer has to hold about one picture.  An ordinary stream holds
-	# dozens per MiB: the decoder copies OUTPUT buffers ahead of decoding
-	# only up to its bound (DEC_JOBS_MAX_BYTES, 16 MiB), the pictures then
-	# wait for CAPTURE buffers the loop does not take, and the OUTPUT
-	# buffer it waits for never comes back (the blocking loop hangs;
-	# select/epoll ones run past their count and never end).  Hence
-	# intra-only pictures of noise at a fixed QP, about 0.86 MiB each:
-	# every 1 MiB buffer starts a picture or two, and the undecoded
-	# backlog grows by under 0.15 MiB a round.  1280x720 is the CAPTURE
-	# format the decoder reports before it has seen a stream, which
-	# v4l2-compliance sets CAPTURE up from (another size would be a
-	# resolution change it does not expect).  The balance depends on how
-	# fast pictures come out: libavcodec's frame threads (one per CPU)
-	# hold pictures back, and a decoder pinned to one slow thread let the
-	# select loop run past its count in a trial; on 2 to 4 CPUs it holds.
+	# The stream is shaped by how v4l2-compliance 1.22.1 streams a decoder:
+	# every OUTPUT buffer it queues is full (sizeimage, 1 MiB by default,
+	# read from the file, which restarts at its end), and each round of its
+	# select/epoll loops takes back at most one OUTPUT and one CAPTURE
+	# buffer, for 58 rounds, then sends DEC_CMD_STOP and waits for the LAST
+	# buffer.  Intra-only pictures of noise at a fixed QP, about 0.86 MiB
+	# each, keep pictures and buffers in step, so what waits undecoded stays
+	# small.  1280x720 is the CAPTURE format the decoder reports before it
+	# has seen a stream, which v4l2-compliance sets CAPTURE up from (another
+	# size would be a resolution change it does not expect).
 	command -v ffmpeg >/dev/null || { echo "ffmpeg not found (needed for the decoder's stream)"; exit 2; }
 	stream=$work/stream.h264
 	ffmpeg -nostdin -loglevel error -f lavfi \
@@ -201,6 +201,16 @@ decoder)
 		-frames:v 8 -pix_fmt yuv420p -c:v libx264 -qp 17 -g 1 -bf 0 "$stream" ||
 		{ echo "could not encode $stream (ffmpeg with libx264)"; exit 2; }
 	pass_timeout=120
+	# v4l2-compliance 1.22.1 judges a device a stateful decoder only if it
+	# knows every coded format on its OUTPUT queue (determine_codec_mask()
+	# gives up at the first it does not), and it predates the stateful AV1
+	# format (V4L2_PIX_FMT_AV1, 'AV01').  With AV1 offered it would test a
+	# plain M2M device: no decoder checks, and no DEC_CMD_STOP at the end of
+	# a streaming test, whose select/epoll loop then runs on past its count
+	# whenever no CAPTURE buffer is ready as the last OUTPUT one comes back.
+	# So the decoder here offers the formats it knows.
+	export VQMEDIA_DECODER_CODECS=H264,HEVC,VP80,VP90,MPG2
+	decoder_no_media=1
 	run_pass direct-streaming direct env LD_PRELOAD="$work/libvqmedia-preload.so" \
 		v4l2-compliance -s --stream-from="H264=$stream" -d "$file"
 	decoder_w_userptr=1
