@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -447,6 +449,8 @@ struct shim {
 	int (*select)(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv);
 	int (*ioctl)(int fd, unsigned long request, ...);
 	ssize_t (*read)(int fd, void *buf, size_t n);
+	int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
+	int (*epoll_wait)(int epfd, struct epoll_event *out, int max, int timeout);
 };
 
 /* The shim's own entry points, called by name: loaded locally, it
@@ -462,7 +466,10 @@ static void shim_load(struct shim *s, const char *mode)
 	*(void **)&s->select = dlsym(s->so, "select");
 	*(void **)&s->ioctl = dlsym(s->so, "ioctl");
 	*(void **)&s->read = dlsym(s->so, "read");
-	cr_assert(s->reg && s->unreg && s->poll && s->select && s->ioctl && s->read);
+	*(void **)&s->epoll_ctl = dlsym(s->so, "epoll_ctl");
+	*(void **)&s->epoll_wait = dlsym(s->so, "epoll_wait");
+	cr_assert(s->reg && s->unreg && s->poll && s->select && s->ioctl && s->read &&
+		  s->epoll_ctl && s->epoll_wait);
 }
 
 static short test_poll(void *priv, short events, uint64_t *next_ns, int *wake_fd)
@@ -525,6 +532,60 @@ Test(gdrv, poll_only_shim_answers_poll_and_select_for_registered_fds_only)
 	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &(struct v4l2_control){ V4L2_CID_HUE, 50 }), 0);
 	s.unreg(fb);
 	cr_expect_not(select_ex(&s, fb), "unregistered: the plain file again");
+	gdrv_release(a);
+	gdrv_release(b);
+	dlclose(s.so);
+}
+
+/* epoll on a driver's fd answers as the kernel's v4l2 poll would (a
+ * regular file cannot be in an epoll set): EPOLLPRI while an event is
+ * pending, with the caller's data; the set's other fds stay the kernel's;
+ * EPOLL_CTL_DEL and ADD twice as the kernel says. */
+Test(gdrv, epoll_asks_the_driver_for_its_fds)
+{
+	struct shim s;
+	shim_load(&s, "poll-only");
+	int fa = open_file("ep.simple.vqmedia"), fb = open(PATH_, O_RDWR);
+	struct gdrv_fd *a = gdrv_claim(fa), *b = gdrv_claim(fb);
+	fcntl(fb, F_SETFL, O_NONBLOCK);
+	struct v4l2_event_subscription sub = { .type = V4L2_EVENT_CTRL, .id = V4L2_CID_HUE };
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_SUBSCRIBE_EVENT, &sub), 0);
+	struct v4l2_event ev;
+	while (gdrv_ioctl(b, VIDIOC_DQEVENT, &ev) == 0)
+		;
+	cr_assert_eq(s.reg(fb, b, test_poll), 0);
+	int ep = epoll_create1(EPOLL_CLOEXEC), efd = eventfd(0, EFD_CLOEXEC);
+	struct epoll_event e = { .events = EPOLLPRI, .data.u64 = 0xfeed };
+	cr_assert_eq(s.epoll_ctl(ep, EPOLL_CTL_ADD, fb, &e), 0);
+	errno = 0;
+	cr_expect_eq(s.epoll_ctl(ep, EPOLL_CTL_ADD, fb, &e), -1);
+	cr_expect_eq(errno, EEXIST);
+	struct epoll_event k = { .events = EPOLLIN, .data.u64 = 0xbeef };
+	cr_assert_eq(s.epoll_ctl(ep, EPOLL_CTL_ADD, efd, &k), 0);
+	struct epoll_event out[4];
+	cr_expect_eq(s.epoll_wait(ep, out, 4, 0), 0, "nothing pending, nothing ready");
+
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &(struct v4l2_control){ V4L2_CID_HUE, 33 }), 0);
+	cr_assert_eq(s.epoll_wait(ep, out, 4, 1000), 1);
+	cr_expect(out[0].events & EPOLLPRI);
+	cr_expect_eq(out[0].data.u64, 0xfeed);
+	uint64_t one = 1;
+	cr_assert_eq(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	cr_assert_eq(s.epoll_wait(ep, out, 4, 0), 2, "the driver's fd and the kernel's");
+	cr_expect_eq(out[1].data.u64, 0xbeef);
+	cr_assert_eq(gdrv_ioctl(b, VIDIOC_DQEVENT, &ev), 0);
+	cr_expect_eq(ev.u.ctrl.value, 33);
+
+	cr_assert_eq(gdrv_ioctl(a, VIDIOC_S_CTRL, &(struct v4l2_control){ V4L2_CID_HUE, 34 }), 0);
+	cr_assert_eq(s.epoll_ctl(ep, EPOLL_CTL_DEL, fb, NULL), 0);
+	cr_expect_eq(s.epoll_wait(ep, out, 4, 0), 1, "deleted: only the kernel's fd");
+	cr_expect_eq(out[0].data.u64, 0xbeef);
+	errno = 0;
+	cr_expect_eq(s.epoll_ctl(ep, EPOLL_CTL_DEL, fb, NULL), -1);
+	cr_expect_eq(errno, ENOENT);
+	s.unreg(fb);
+	close(efd);
+	close(ep);
 	gdrv_release(a);
 	gdrv_release(b);
 	dlclose(s.so);
