@@ -6,12 +6,14 @@
  * It follows the kernel's "Memory-to-Memory Stateful Video Decoder
  * Interface": OUTPUT_MPLANE takes the coded stream (H264, HEVC, VP8, VP9,
  * AV1 through libdav1d, MPEG-2 -- each offered only when this libavcodec
- * has a decoder for it), CAPTURE_MPLANE gives NV12 or YU12 pictures.  Every
- * session (open()) is its own decoding context with its own two queues, as
- * on a V4L2 M2M node.  The flow: initial V4L2_EVENT_SOURCE_CHANGE before
- * CAPTURE is set up, dynamic resolution change (a LAST-flagged CAPTURE
- * buffer, then the event), drain with V4L2_DEC_CMD_STOP (every frame, an
- * empty LAST buffer, V4L2_EVENT_EOS), DEC_CMD_START after a drain, seek by
+ * has a decoder for it, and the config may narrow the set), CAPTURE_MPLANE
+ * gives NV12 or YU12 pictures.  Every session (open()) is its own decoding
+ * context with its own two queues, as on a V4L2 M2M node.  The flow:
+ * initial V4L2_EVENT_SOURCE_CHANGE before CAPTURE is set up, with the
+ * stream's size and colorimetry, as soon as its first picture decodes on
+ * one thread (for every new stream); dynamic resolution change (the event,
+ * then a LAST-flagged CAPTURE buffer); drain with V4L2_DEC_CMD_STOP (every
+ * frame, V4L2_EVENT_EOS, an empty LAST buffer); DEC_CMD_START after a drain; seek by
  * STREAMOFF / STREAMON of OUTPUT, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, and
  * timestamps carried from OUTPUT to CAPTURE buffers.  OUTPUT buffers need
  * not hold one frame each: libavcodec's parsers split the stream.
