@@ -12,11 +12,13 @@
  * frame being decoded or copied.  Everything that touches the session's
  * queues or CAPTURE memory happens under ss->mu; decoding does not.
  *
- * Picture sizes come from decoded frames (not the parser), so the initial
- * V4L2_EVENT_SOURCE_CHANGE follows the first decoded picture, and a
- * resolution change is seen in display order, after every picture of the
- * old size went out: then an empty LAST buffer, the event, and the decoder
- * stops until DEC_CMD_START or a CAPTURE STREAMOFF / STREAMON.
+ * Picture sizes come from decoded frames (not the parser, which knows no
+ * colorimetry).  The initial V4L2_EVENT_SOURCE_CHANGE follows the first
+ * picture of a one-thread probe decoder (probe.c), which the frame
+ * threads' delay does not hold back.  A resolution change is seen in
+ * display order, after every picture of the old size went out: then the
+ * event, an empty LAST buffer, and the decoder stops until DEC_CMD_START or
+ * a CAPTURE STREAMOFF / STREAMON.
  *
  * Pixel formats: 8-bit 4:2:0 (what the offered codecs give for the usual
  * profiles) is copied exactly; anything else (10-bit, 4:2:2, 4:4:4) is
@@ -720,9 +722,9 @@ static int feed(struct dec_session *ss, struct dec_worker *w, struct dec_job *j)
 	return err;
 }
 
-/* DEC_CMD_STOP's marker: every picture out, then an empty LAST buffer and
- * V4L2_EVENT_EOS; the decoder then waits for DEC_CMD_START.  Returns OK or
- * ABORT. */
+/* DEC_CMD_STOP's marker: every picture out, then V4L2_EVENT_EOS and an
+ * empty LAST buffer; the decoder then waits for DEC_CMD_START.  Returns OK
+ * or ABORT. */
 static int drain(struct dec_session *ss, struct dec_worker *w, uint32_t gen)
 {
 	if (w->ctx) {
