@@ -105,12 +105,15 @@ struct AVFrame;
 struct AVPacket;
 struct dec_probe;
 
-/* A one-thread decoder of @codec (a const AVCodec *), or NULL. */
-struct dec_probe *dec_probe_open(const void *codec);
-/* Feed @pkt; the first picture, once there is one (the probe's until the
- * next call), else NULL. */
-const struct AVFrame *dec_probe_feed(struct dec_probe *p, const struct AVPacket *pkt);
-void dec_probe_close(struct dec_probe *p); /* NULL: nothing */
+/* A probe for @codec (a const AVCodec *), or NULL. */
+struct dec_probe *dec_probe_new(const void *codec);
+/* Keep a copy of @pkt, given to the decoder (silently not, beyond bounds). */
+void dec_probe_keep(struct dec_probe *p, const struct AVPacket *pkt);
+/* Whether there are kept packets the probe has not decoded yet. */
+bool dec_probe_ready(const struct dec_probe *p);
+/* Decode them on one thread: the first picture (the probe's) or NULL. */
+const struct AVFrame *dec_probe_run(struct dec_probe *p);
+void dec_probe_free(struct dec_probe *p); /* NULL: nothing */
 
 /* ---- formats.c ---- */
 

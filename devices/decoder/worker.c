@@ -339,7 +339,7 @@ void dec_zc_reap(struct dec_session *ss)
 
 static void close_probe(struct dec_worker *w)
 {
-	dec_probe_close(w->probe);
+	dec_probe_free(w->probe);
 	w->probe = NULL;
 }
 
@@ -614,32 +614,46 @@ static int receive_all(struct dec_session *ss, struct dec_worker *w, uint32_t ge
 	}
 }
 
-/* During Initialization (no CAPTURE stream, the format not yet announced),
- * @pkt also goes to the probe (probe.c), whose first picture announces the
- * format; otherwise the probe goes. */
-static void probe(struct dec_session *ss, struct dec_worker *w, const AVPacket *pkt,
-		  uint32_t gen)
+/* Initialization: no CAPTURE stream, and the format not announced yet.
+ * Caller holds ss->mu. */
+static bool initializing_locked(const struct dec_session *ss)
+{
+	return !ss->parsed && !ss->q[1].streaming;
+}
+
+/* While initializing, the probe (probe.c) keeps a copy of what the decoder
+ * is given; afterwards it goes. */
+static void probe_keep(struct dec_session *ss, struct dec_worker *w, const AVPacket *pkt,
+		       uint32_t gen)
 {
 	pthread_mutex_lock(&ss->mu);
-	bool wanted = !ss->parsed && !ss->q[1].streaming && !aborted_locked(ss, gen);
+	bool wanted = initializing_locked(ss) && !aborted_locked(ss, gen);
 	pthread_mutex_unlock(&ss->mu);
-	if (!wanted || !pkt->size) {
+	if (!wanted) {
 		close_probe(w);
 		return;
 	}
-	/* Without one, the decoder's first picture announces the format. */
-	if (!w->probe && !(w->probe = dec_probe_open(dec_codec_decoder(w->codec))))
-		return;
-	const AVFrame *fr = dec_probe_feed(w->probe, pkt);
+	if (pkt->size && (w->probe || (w->probe = dec_probe_new(dec_codec_decoder(w->codec)))))
+		dec_probe_keep(w->probe, pkt);
+}
+
+/* Out of data, still initializing: the probe's first picture announces
+ * the format (without one, the decoder's will).  Called and returns with
+ * ss->mu held. */
+static void probe_run_locked(struct dec_session *ss, struct dec_worker *w)
+{
+	pthread_mutex_unlock(&ss->mu);
+	const AVFrame *fr = dec_probe_run(w->probe);
+	pthread_mutex_lock(&ss->mu);
 	if (!fr)
 		return;
-	pthread_mutex_lock(&ss->mu);
-	if (describable(fr) && !ss->parsed && !ss->q[1].streaming && !aborted_locked(ss, gen)) {
+	if (describable(fr) && initializing_locked(ss)) {
 		post_event_locked(ss, V4L2_EVENT_SOURCE_CHANGE);
 		take_format_locked(ss, fr);
 	}
 	pthread_mutex_unlock(&ss->mu);
 	close_probe(w);
+	pthread_mutex_lock(&ss->mu);
 }
 
 /* Send w->pkt (NULL data: drain), taking pictures out as needed.
@@ -648,7 +662,7 @@ static int send(struct dec_session *ss, struct dec_worker *w, AVPacket *pkt, uin
 {
 	int err = OK;
 	if (pkt)
-		probe(ss, w, pkt, gen);
+		probe_keep(ss, w, pkt, gen);
 	for (int tries = 0;; tries++) {
 		int r = avcodec_send_packet(w->ctx, pkt);
 		int n = receive_all(ss, w, gen, NULL);
@@ -804,6 +818,11 @@ static void *run(void *arg)
 				ss->jobs_tail = &ss->jobs;
 		}
 		if (!j) {
+			if (w->probe && dec_probe_ready(w->probe) && initializing_locked(ss) &&
+			    !ss->flush && !ss->quit) {
+				probe_run_locked(ss, w);
+				continue;
+			}
 			wait_locked(ss);
 			continue;
 		}
