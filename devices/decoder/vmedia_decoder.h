@@ -10,8 +10,9 @@
  * gives NV12 or YU12 pictures.  Every session (open()) is its own decoding
  * context with its own two queues, as on a V4L2 M2M node.  The flow:
  * initial V4L2_EVENT_SOURCE_CHANGE before CAPTURE is set up, with the
- * stream's size and colorimetry, as soon as its first picture decodes on
- * one thread (for every new stream); dynamic resolution change (the event,
+ * stream's size and colorimetry, once its first picture decodes (if the
+ * client gives less data than libavcodec's frame threads hold back, on
+ * one thread), for every new stream; dynamic resolution change (the event,
  * then a LAST-flagged CAPTURE buffer); drain with V4L2_DEC_CMD_STOP (every
  * frame, V4L2_EVENT_EOS, an empty LAST buffer); DEC_CMD_START after a drain; seek by
  * STREAMOFF / STREAMON of OUTPUT, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, and

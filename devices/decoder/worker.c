@@ -13,9 +13,10 @@
  * queues or CAPTURE memory happens under ss->mu; decoding does not.
  *
  * Picture sizes come from decoded frames (not the parser, which knows no
- * colorimetry).  The initial V4L2_EVENT_SOURCE_CHANGE follows the first
- * picture of a one-thread probe decoder (probe.c), which the frame
- * threads' delay does not hold back.  A resolution change is seen in
+ * colorimetry).  The initial V4L2_EVENT_SOURCE_CHANGE follows the
+ * decoder's first picture or, when the worker runs out of data before the
+ * frame threads give one, that of a one-thread probe (probe.c).  A
+ * resolution change is seen in
  * display order, after every picture of the old size went out: then the
  * event, an empty LAST buffer, and the decoder stops until DEC_CMD_START or
  * a CAPTURE STREAMOFF / STREAMON.
