@@ -16,10 +16,9 @@
  * colorimetry).  The initial V4L2_EVENT_SOURCE_CHANGE follows the
  * decoder's first picture or, when the worker runs out of data before the
  * frame threads give one, that of a one-thread probe (probe.c).  A
- * resolution change is seen in
- * display order, after every picture of the old size went out: then the
- * event, an empty LAST buffer, and the decoder stops until DEC_CMD_START or
- * a CAPTURE STREAMOFF / STREAMON.
+ * resolution change is seen in display order, after every picture of the
+ * old size went out: then the event, an empty LAST buffer, and the decoder
+ * stops until DEC_CMD_START or a CAPTURE STREAMOFF / STREAMON.
  *
  * Pixel formats: 8-bit 4:2:0 (what the offered codecs give for the usual
  * profiles) is copied exactly; anything else (10-bit, 4:2:2, 4:4:4) is
