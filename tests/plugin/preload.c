@@ -250,14 +250,16 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	pthread_mutex_lock(&fds_lock);
 	struct watch *w = find_watch(epfd, fd);
 	if (op == EPOLL_CTL_ADD) {
-		if (w)
+		if (w) {
 			err = EEXIST;
-		else if (!ev)
+		} else if (!ev) {
 			err = EFAULT;
-		else if (!(w = find_watch(0, 0)))
+		} else if (!(w = find_watch(0, 0))) {
 			err = ENOSPC;
-		else
-			*w = (struct watch){ epfd, fd, *ev }, nwatches++;
+		} else {
+			*w = (struct watch){ epfd, fd, *ev };
+			nwatches++;
+		}
 	} else if (!w) {
 		err = ENOENT;
 	} else if (op == EPOLL_CTL_DEL) {
@@ -269,8 +271,10 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		err = EINVAL;
 	}
 	pthread_mutex_unlock(&fds_lock);
+	if (!err)
+		return 0;
 	errno = err;
-	return err ? -1 : 0;
+	return -1;
 }
 
 /* ---- mmap ---- */
