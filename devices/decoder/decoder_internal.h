@@ -146,6 +146,10 @@ struct dec_out_fmt {
 void dec_out_fmt_default(const struct dec_codecs *set, struct dec_out_fmt *f);
 /* The layout for a picture of @vis_w x @vis_h in @pixelformat. */
 void dec_cap_layout(uint32_t pixelformat, uint32_t vis_w, uint32_t vis_h, struct dec_cap_fmt *f);
+/* Where @f puts a picture's planes in a buffer at @base, as libavcodec
+ * describes a picture (NULL / 0 past the last plane). */
+void dec_cap_planes(const struct dec_cap_fmt *f, uint8_t *base, uint8_t *data[4],
+		    int linesize[4]);
 /* The colorimetry libavcodec found in the stream (AVCOL_* values of a
  * decoded frame), in V4L2 terms; what has no V4L2 name stays 0. */
 struct dec_colorimetry dec_colorimetry_from_av(int primaries, int trc, int matrix, int range);

@@ -119,6 +119,21 @@ struct dec_colorimetry dec_colorimetry_from_av(int primaries, int trc, int matri
 	};
 }
 
+void dec_cap_planes(const struct dec_cap_fmt *f, uint8_t *base, uint8_t *data[4],
+		    int linesize[4])
+{
+	bool nv12 = f->pixelformat == V4L2_PIX_FMT_NV12;
+	uint32_t cbpl = nv12 ? f->bytesperline : f->bytesperline / 2;
+	data[0] = base;
+	linesize[0] = (int)f->bytesperline;
+	data[1] = base + (size_t)f->bytesperline * f->height;
+	linesize[1] = (int)cbpl;
+	data[2] = nv12 ? NULL : data[1] + (size_t)cbpl * (f->height / 2);
+	linesize[2] = nv12 ? 0 : (int)cbpl;
+	data[3] = NULL;
+	linesize[3] = 0;
+}
+
 void dec_cap_placeholder(uint32_t pixelformat, uint32_t w, uint32_t h, struct dec_cap_fmt *f)
 {
 	if (!w || !h) {

@@ -227,8 +227,7 @@ static bool lend_locked(struct dec_session *ss, AVCodecContext *ctx, AVFrame *fr
 		max = cq->nbufs - 1;
 	if (lent >= max)
 		return false;
-	size_t ysize = (size_t)bpl * f->height, csize = (size_t)cbpl * (f->height / 2);
-	size_t need = ysize + 2 * csize + zc_tail(bpl);
+	size_t need = (size_t)f->sizeimage + zc_tail(bpl);
 	struct dec_zc *z = calloc(1, sizeof(*z));
 	if (!z)
 		return false;
@@ -251,11 +250,7 @@ static bool lend_locked(struct dec_session *ss, AVCodecContext *ctx, AVFrame *fr
 			      .offset = b->offset };
 	b->zc = z;
 	fr->buf[0] = ref;
-	fr->data[0] = b->host;
-	fr->data[1] = b->host + ysize;
-	fr->data[2] = b->host + ysize + csize;
-	fr->linesize[0] = (int)bpl;
-	fr->linesize[1] = fr->linesize[2] = (int)cbpl;
+	dec_cap_planes(f, b->host, fr->data, fr->linesize);
 	fr->extended_data = fr->data;
 	return true;
 }
@@ -298,15 +293,16 @@ static bool zc_in_place(struct dec_session *ss, const AVFrame *fr, const struct 
 	const struct dec_queue *cq = &ss->q[1];
 	const struct dec_cap_fmt *f = &ss->cap_fmt;
 	const struct dec_buf *b = &cq->bufs[z->index];
-	size_t ysize = (size_t)f->bytesperline * f->height;
-	size_t csize = (size_t)(f->bytesperline / 2) * (f->height / 2);
-	return !z->output && z->gen == cq->gen && b->state == BUF_QUEUED &&
-	       f->pixelformat == V4L2_PIX_FMT_YUV420 && b->length >= f->sizeimage &&
-	       fr->data[0] == z->host && fr->data[1] == z->host + ysize &&
-	       fr->data[2] == z->host + ysize + csize &&
-	       fr->linesize[0] == (int)f->bytesperline &&
-	       fr->linesize[1] == (int)f->bytesperline / 2 &&
-	       fr->linesize[2] == (int)f->bytesperline / 2;
+	if (z->output || z->gen != cq->gen || b->state != BUF_QUEUED ||
+	    f->pixelformat != V4L2_PIX_FMT_YUV420 || b->length < f->sizeimage)
+		return false;
+	uint8_t *data[4];
+	int linesize[4];
+	dec_cap_planes(f, z->host, data, linesize);
+	for (int p = 0; p < 3; p++)
+		if (fr->data[p] != data[p] || fr->linesize[p] != linesize[p])
+			return false;
+	return true;
 }
 
 bool dec_zc_keep(struct dec_session *ss, struct dec_buf *b)
@@ -418,15 +414,10 @@ static int copy_frame(struct dec_worker *w, const AVFrame *fr, const struct dec_
 		      uint8_t *dst)
 {
 	int fw = fr->width, fh = fr->height;
-	uint8_t *d[4] = { dst, dst + (size_t)f->bytesperline * f->height, NULL, NULL };
-	int dl[4] = { (int)f->bytesperline, 0, 0, 0 };
+	uint8_t *d[4];
+	int dl[4];
+	dec_cap_planes(f, dst, d, dl);
 	bool nv12 = f->pixelformat == V4L2_PIX_FMT_NV12;
-	if (nv12) {
-		dl[1] = (int)f->bytesperline;
-	} else {
-		dl[1] = dl[2] = (int)f->bytesperline / 2;
-		d[2] = d[1] + (size_t)dl[1] * (f->height / 2);
-	}
 	bool yuv420 = fr->format == AV_PIX_FMT_YUV420P || fr->format == AV_PIX_FMT_YUVJ420P;
 	if (yuv420 && !nv12) {
 		av_image_copy(d, dl, (const uint8_t **)fr->data, fr->linesize, AV_PIX_FMT_YUV420P,
