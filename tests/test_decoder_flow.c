@@ -745,6 +745,16 @@ static void zc_drain(struct zc *z)
 		  z->dd.nframes);
 }
 
+/* A zero-copy trial on session @id: H.264 in, YU12 MMAP out, @ncap
+ * CAPTURE buffers (0: MIN_BUFFERS_FOR_CAPTURE). */
+static void zc_start(struct zc *z, uint32_t id, unsigned ncap)
+{
+	memset(z, 0, sizeof(*z));
+	z->ncap = ncap;
+	dd_start(&z->dd, &D, id, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
+		 V4L2_PIX_FMT_YUV420, 4);
+}
+
 static void zc_end(struct zc *z)
 {
 	struct dd *dd = &z->dd;
@@ -777,9 +787,7 @@ Test(flow, zero_copy_min_buffers_exact)
 	struct stream s;
 	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
 	static struct zc z;
-	memset(&z, 0, sizeof(z));
-	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-		 V4L2_PIX_FMT_YUV420, 4);
+	zc_start(&z, ID, 0);
 	zc_feed(&z, &s.u, 0, s.u.n);
 	zc_drain(&z);
 	cr_expect_geq(z.min, 4, "MIN_BUFFERS_FOR_CAPTURE %d: too few for references", z.min);
@@ -799,12 +807,7 @@ Test(flow, zero_copy_few_buffers_fall_back)
 	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
 	for (unsigned n = 2; n <= 3; n++) {
 		static struct zc z;
-		memset(&z, 0, sizeof(z));
-		z.ncap = n;
-		/* A session each: one that saw the stream's size sends no
-		 * new SOURCE_CHANGE for the same size. */
-		dd_start(&z.dd, &D, dp_open(&D), V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-			 V4L2_PIX_FMT_YUV420, 4);
+		zc_start(&z, dp_open(&D), n);
 		zc_feed(&z, &s.u, 0, s.u.n);
 		zc_drain(&z);
 		cr_expect_eq(z.dd.cap_errors, 0);
@@ -824,9 +827,7 @@ Test(flow, zero_copy_capture_reallocated_mid_stream)
 	struct stream s;
 	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
 	static struct zc z;
-	memset(&z, 0, sizeof(z));
-	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-		 V4L2_PIX_FMT_YUV420, 4);
+	zc_start(&z, ID, 0);
 	size_t half = s.u.n / 2;
 	zc_feed(&z, &s.u, 0, half);
 	for (int i = 0; i < 500 && z.dd.nframes < 8; i++)
@@ -861,13 +862,9 @@ Test(flow, zero_copy_free_and_close_while_held)
 	struct stream s;
 	stream_load(&s, "h264", ZC_ARGS, "yuv420p", 0);
 	static struct zc z, y;
-	memset(&z, 0, sizeof(z));
-	memset(&y, 0, sizeof(y));
 	uint32_t id2 = dp_open(&D);
-	dd_start(&z.dd, &D, ID, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-		 V4L2_PIX_FMT_YUV420, 4);
-	dd_start(&y.dd, &D, id2, V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-		 V4L2_PIX_FMT_YUV420, 4);
+	zc_start(&z, ID, 0);
+	zc_start(&y, id2, 0);
 	size_t half = s.u.n / 2;
 	zc_feed(&z, &s.u, 0, half);
 	zc_feed(&y, &s.u, 0, half);
@@ -884,9 +881,7 @@ Test(flow, zero_copy_free_and_close_while_held)
 		cr_assert_eq(vmedia_guest_munmap(&D.p.g, y.dd.out_addr[i]), 0);
 	cr_assert_eq(vmedia_guest_close(&D.p.g, id2), 0);
 
-	memset(&z, 0, sizeof(z));
-	dd_start(&z.dd, &D, dp_open(&D), V4L2_PIX_FMT_H264, V4L2_MEMORY_MMAP, V4L2_MEMORY_MMAP,
-		 V4L2_PIX_FMT_YUV420, 4);
+	zc_start(&z, dp_open(&D), 0);
 	zc_feed(&z, &s.u, 0, s.u.n);
 	zc_drain(&z);
 	dd_expect_frames(&z.dd, s.ref, s.nref);
