@@ -226,6 +226,13 @@ short gdrv_poll(struct gdrv_fd *f, short events, uint64_t *next_ns)
 	return r < 0 ? POLLNVAL : (short)r;
 }
 
+/* Whether a DQBUF / DQEVENT with nothing to take returns at once. */
+static bool nonblocking(const struct gdrv_fd *f)
+{
+	int fl = fcntl(f->fd, F_GETFL);
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 {
 	uint32_t type = b->type;
@@ -238,8 +245,7 @@ int gdrv_dqbuf(struct gdrv_fd *f, struct v4l2_buffer *b)
 		 * an O_NONBLOCK fd. */
 		if (type >= 64 || !(f->streaming & (1ull << type)))
 			return -EINVAL;
-		int fl = fcntl(f->fd, F_GETFL);
-		if (fl >= 0 && (fl & O_NONBLOCK))
+		if (nonblocking(f))
 			return r;
 		gdrv_wait(f->d, wait);
 	}
@@ -255,8 +261,7 @@ static int gdrv_dqevent(struct gdrv_fd *f, struct v4l2_event *ev)
 		int r = vmedia_guest_dqevent(&f->d->g, f->sid, ev);
 		if (r != -ENOENT)
 			return r;
-		int fl = fcntl(f->fd, F_GETFL);
-		if (fl >= 0 && (fl & O_NONBLOCK))
+		if (nonblocking(f))
 			return r;
 		gdrv_wait(f->d, wait);
 	}
