@@ -36,12 +36,10 @@ static bool is_output(const struct dec_queue *q)
 	return q->type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 }
 
-/* Smallest plane a buffer of @q needs now (0: the format is not known). */
+/* Smallest plane a buffer of @q needs now. */
 static uint32_t min_size(const struct dec_session *ss, const struct dec_queue *q)
 {
-	if (is_output(q))
-		return ss->out_fmt.sizeimage;
-	return ss->cap_known ? ss->cap_fmt.sizeimage : 0;
+	return is_output(q) ? ss->out_fmt.sizeimage : ss->cap_fmt.sizeimage;
 }
 
 static void drop_jobs(struct dec_session *ss)

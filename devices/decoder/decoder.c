@@ -273,7 +273,6 @@ static int dec_open(struct vmedia_session *s)
 	pthread_cond_init(&ss->cv, NULL);
 	dec_out_fmt_default(&dec->codecs, &ss->out_fmt);
 	dec_cap_placeholder(V4L2_PIX_FMT_NV12, 0, 0, &ss->cap_fmt);
-	ss->cap_known = true;
 	ss->q[0].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 	ss->q[1].type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
 	ss->q[0].memory = ss->q[1].memory = V4L2_MEMORY_MMAP;
@@ -335,7 +334,7 @@ static int dec_g_fmt(struct vmedia_session *s, struct v4l2_format *f)
 	pthread_mutex_lock(&ss->mu);
 	if (f->type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
 		dec_fill_out_fmt(&ss->out_fmt, f);
-	else if (f->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && ss->cap_known)
+	else if (f->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
 		dec_fill_cap_fmt(&ss->cap_fmt, &ss->out_fmt, f);
 	else
 		r = -EINVAL;
@@ -344,16 +343,14 @@ static int dec_g_fmt(struct vmedia_session *s, struct v4l2_format *f)
 }
 
 /* CAPTURE: the pixel format is the client's choice; the size is the
- * stream's (nothing is scaled), or the request's while it is unknown. */
+ * stream's (nothing is scaled), or the placeholder's until it is known. */
 static int try_cap(struct dec_session *ss, struct v4l2_format *f, struct dec_cap_fmt *out)
 {
 	uint32_t pf = f->fmt.pix_mp.pixelformat;
 	if (!dec_cap_pixfmt_ok(pf))
 		pf = ss->cap_fmt.pixelformat;
-	uint32_t w = ss->cap_known ? ss->cap_fmt.vis_w : f->fmt.pix_mp.width;
-	uint32_t h = ss->cap_known ? ss->cap_fmt.vis_h : f->fmt.pix_mp.height;
 	struct dec_cap_fmt c = { .stream = ss->cap_fmt.stream };
-	dec_cap_layout(pf, w, h, &c);
+	dec_cap_layout(pf, ss->cap_fmt.vis_w, ss->cap_fmt.vis_h, &c);
 	dec_fill_cap_fmt(&c, &ss->out_fmt, f);
 	if (out)
 		*out = c;
@@ -398,12 +395,8 @@ static int dec_s_fmt(struct vmedia_session *s, struct v4l2_format *f)
 		r = try_cap(ss, f, &c);
 		if (!r && ss->q[1].nbufs)
 			r = -EBUSY;
-		if (!r) {
-			if (ss->cap_known)
-				ss->cap_fmt = c;
-			else
-				ss->cap_fmt.pixelformat = c.pixelformat;
-		}
+		if (!r)
+			ss->cap_fmt = c;
 	} else {
 		r = -EINVAL;
 	}
@@ -415,7 +408,7 @@ static int dec_g_selection(struct vmedia_session *s, struct v4l2_selection *sel)
 {
 	struct dec_session *ss = s->priv;
 	pthread_mutex_lock(&ss->mu);
-	int r = ss->cap_known ? dec_selection(&ss->cap_fmt, sel) : -EINVAL;
+	int r = dec_selection(&ss->cap_fmt, sel);
 	pthread_mutex_unlock(&ss->mu);
 	return r;
 }

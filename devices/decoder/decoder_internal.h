@@ -238,9 +238,7 @@ struct dec_session {
 	pthread_cond_t cv;           /* the worker waits here */
 	/* ---- under mu ---- */
 	struct dec_out_fmt out_fmt;
-	struct dec_cap_fmt cap_fmt;
-	bool cap_known;              /* cap_fmt holds a stream's or placeholder values: always,
-				      * since open (G_FMT on CAPTURE never fails) */
+	struct dec_cap_fmt cap_fmt;  /* the stream's, or a placeholder (formats.c) until then */
 	bool parsed;                 /* a picture's size came from the stream */
 	struct dec_queue q[2];       /* [0] OUTPUT, [1] CAPTURE */
 	struct dec_job *jobs, **jobs_tail;

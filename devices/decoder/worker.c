@@ -512,7 +512,7 @@ static void take_format_locked(struct dec_session *ss, const AVFrame *fr)
 		       &ss->cap_fmt);
 	ss->cap_fmt.stream = dec_colorimetry_from_av(fr->color_primaries, fr->color_trc,
 						     fr->colorspace, fr->color_range);
-	ss->cap_known = ss->parsed = true;
+	ss->parsed = true;
 }
 
 /* Put one decoded picture out, waiting for what it needs.  Returns OK
@@ -532,14 +532,13 @@ static int emit(struct dec_session *ss, struct dec_worker *w, AVFrame *fr, uint3
 			pthread_mutex_unlock(&ss->mu);
 			return ABORT;
 		}
-		bool same = ss->cap_known && ss->cap_fmt.vis_w == fw && ss->cap_fmt.vis_h == fh;
+		bool same = ss->cap_fmt.vis_w == fw && ss->cap_fmt.vis_h == fh;
 		if (!ss->parsed || !same) {
 			/* Buffers set up for another size: finish them with LAST
 			 * (dynamic resolution change), which carries the event;
 			 * otherwise the event alone.  The new format is in place
 			 * before the guest can ask for it: it takes ss->mu. */
-			bool finish = !same && ss->cap_known && cq->streaming && cq->nbufs &&
-				      !ss->stopped;
+			bool finish = !same && cq->streaming && cq->nbufs && !ss->stopped;
 			if (finish && !post_last_locked(ss, V4L2_EVENT_SOURCE_CHANGE)) {
 				wait_locked(ss);
 				continue;
