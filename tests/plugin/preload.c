@@ -443,7 +443,8 @@ static int watched_wait(int epfd, struct epoll_event *out, int max, int timeout)
 	pthread_mutex_lock(&fds_lock);
 	for (int i = 0; i < MAX_WATCHES; i++)
 		if (watches[i].epfd == epfd && epfd) {
-			p[n] = (struct pollfd){ .fd = watches[i].fd, .events = (short)watches[i].ev.events };
+			p[n] = (struct pollfd){ .fd = watches[i].fd,
+						.events = (short)watches[i].ev.events };
 			data[n++] = watches[i].ev.data;
 		}
 	pthread_mutex_unlock(&fds_lock);
