@@ -208,7 +208,7 @@ Test(flow, colorimetry_from_the_stream)
 	cr_expect_eq(f.ycbcr_enc, V4L2_YCBCR_ENC_601);
 	cr_expect_eq(f.quantization, V4L2_QUANTIZATION_FULL_RANGE);
 
-	ID = dp_open(&D);
+	/* The same session: a new stream is announced afresh. */
 	f = stream_cap_fmt(SRC("320x240", 30) "-c:v libx264 -color_range pc");
 	cr_expect_eq(f.colorspace, V4L2_COLORSPACE_REC709);
 	cr_expect_eq(f.xfer_func, V4L2_XFER_FUNC_709);

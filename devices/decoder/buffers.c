@@ -398,8 +398,10 @@ int dec_streamon(struct vmedia_session *s, int *type)
 	/* OUTPUT streaming with no CAPTURE stream is the spec's
 	 * Initialization: the stream's format is announced (SOURCE_CHANGE)
 	 * once found, even if an earlier stream had the same. */
-	if (is_output(q) && !ss->q[1].streaming)
+	if (is_output(q) && !ss->q[1].streaming) {
 		ss->parsed = false;
+		ss->new_stream = true;
+	}
 	if (is_output(q))
 		dec_return_jobs(ss, NULL);
 	dec_kick(ss);

@@ -246,6 +246,7 @@ struct dec_session {
 	bool quit;
 	bool stopped;                /* a LAST buffer went out: no decoding until resumed */
 	bool draining;               /* a DEC_CMD_STOP marker is queued or running */
+	bool new_stream;             /* Initialization again: the worker opens a fresh decoder */
 	bool idle;                   /* the worker waits for the guest */
 	bool kicked;                 /* work was given since the worker last looked */
 	struct dec_zc *zc_orphans;   /* freed buffers libavcodec held: ranges kept */

@@ -820,6 +820,11 @@ static void *run(void *arg)
 		 * it), and room is made for those queued behind it. */
 		dec_return_jobs(ss, j);
 		const struct dec_codec *c = dec_codec_find(&ss->dec->codecs, ss->out_fmt.pixelformat);
+		/* libavcodec keeps what one stream's headers said (colorimetry
+		 * a later stream leaves unsaid, say): a new stream gets a new
+		 * decoder, as it would in a new session. */
+		bool fresh = ss->new_stream;
+		ss->new_stream = false;
 		pthread_mutex_unlock(&ss->mu);
 
 		int r;
@@ -827,7 +832,7 @@ static void *run(void *arg)
 			r = drain(ss, w, j->gen);
 		} else {
 			r = OK;
-			if (c && c != w->codec)
+			if (c && (c != w->codec || fresh))
 				r = open_decoder(ss, w, c) ? -2 : OK;
 			if (r == OK && w->ctx)
 				r = feed(ss, w, j);
